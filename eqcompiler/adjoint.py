@@ -1,0 +1,134 @@
+"""Reverse mode: the adjoint statements of a program, last equation first.
+
+For each equation, the derivative flows from its target down its expression tree:
+every operation passes `adjoint * local partial` (from `rules.partials`) to each
+active operand; a symbol operand accumulates it. `d_x` names the derivative of the
+output with respect to `x`. An adjoint that several operands need is bound to a
+name once, unless an operand's own adjoint can serve (`d_y = 2 * (y - y_star)`,
+then `d_y_star = -d_y`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from .activity import analyze
+from .algebra import ONE, add, is_zero, mul
+from .ir import Assign, Expr, Num, Program, Sym, children, walk
+from .names import Namer
+from .rules import partials
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One backward statement: `target = value`, coming from the equation `origin`."""
+
+    target: str
+    value: Expr
+    origin: Assign
+
+
+@dataclass(frozen=True, slots=True)
+class Backward:
+    """The reverse sweep and where each requested gradient ends up."""
+
+    steps: tuple[Step, ...]
+    gradients: tuple[tuple[Sym, Expr | None], ...]  # (input, its adjoint or None for 0)
+    adjoint_names: tuple[tuple[str, str], ...]  # (symbol, adjoint variable)
+
+
+def reverse(program: Program, namer: Namer) -> Backward:
+    """The adjoint statements of `program`; `namer` already holds the user's names."""
+    active = analyze(program)
+    sweep = _Sweep(active, namer)
+    sweep.seed(program.output)
+    for assign in reversed(program.assigns):
+        if assign.target.name in sweep.adjoint:
+            sweep.equation(assign)
+    gradients = tuple((s, sweep.adjoint.get(s.name)) for s in program.wrt)
+    return Backward(tuple(sweep.steps), gradients, tuple(sweep.names.items()))
+
+
+class _Sweep:
+    def __init__(self, active: frozenset[str], namer: Namer) -> None:
+        self.active = active
+        self.namer = namer
+        self.steps: list[Step] = []
+        self.adjoint: dict[str, Expr] = {}  # symbol -> its adjoint so far
+        self.names: dict[str, str] = {}  # symbol -> adjoint variable name
+        self._origin: Assign | None = None
+
+    def seed(self, output: Sym) -> None:
+        if output.name in self.active:
+            self.adjoint[output.name] = ONE
+
+    def equation(self, assign: Assign) -> None:
+        self._origin = assign
+        adjoint = self.adjoint[assign.target.name]
+        self._visit(assign.value, adjoint, assign.target)
+
+    def _visit(self, node: Expr, adjoint: Expr, out: Expr) -> None:
+        if isinstance(node, Sym):
+            if node.name in self.active:
+                self._accumulate(node, adjoint)
+            return
+        operands = children(node)
+        live = [i for i, operand in enumerate(operands) if self._is_active(operand)]
+        if not live:
+            return
+        local = partials(node, out)
+        done = None
+        if len(live) > 1 and not _is_atomic(adjoint):
+            adjoint, done = self._share(adjoint, [(i, operands[i], local[i]) for i in live])
+        for i in live:
+            if i == done:
+                continue
+            contribution = mul(adjoint, local[i])
+            if not is_zero(contribution):
+                self._visit(operands[i], contribution, operands[i])
+
+    def _share(
+        self, adjoint: Expr, uses: list[tuple[int, Expr, Expr]]
+    ) -> tuple[Expr, int | None]:
+        """Name an adjoint that several operands need, computing it once.
+
+        Returns the name and the operand (if any) whose own adjoint became that name.
+        """
+        for i, operand, local in uses:
+            first_use = isinstance(operand, Sym) and operand.name not in self.adjoint
+            if local == ONE and first_use:
+                self._accumulate(operand, adjoint)
+                return Sym(self.names[operand.name]), i
+        name = self.namer.fresh("t")
+        self._emit(name, adjoint)
+        return Sym(name), None
+
+    def _accumulate(self, symbol: Sym, contribution: Expr) -> None:
+        name = self.names.get(symbol.name) or self.namer.fresh(f"d_{symbol.name}")
+        self.names[symbol.name] = name
+        earlier = self.adjoint.get(symbol.name)
+        if earlier is None and _is_atomic(contribution):
+            self.adjoint[symbol.name] = contribution  # an alias: no statement needed
+            return
+        value = contribution if earlier is None else add(earlier, contribution)
+        self._emit(name, value)
+        self.adjoint[symbol.name] = Sym(name)
+
+    def _emit(self, name: str, value: Expr) -> None:
+        assert self._origin is not None
+        self.steps.append(Step(name, value, self._origin))
+
+    def _is_active(self, expr: Expr) -> bool:
+        return any(isinstance(n, Sym) and n.name in self.active for n in walk(expr))
+
+
+def _is_atomic(expr: Expr) -> bool:
+    return isinstance(expr, (Sym, Num))
+
+
+def used_names(expr: Expr) -> Iterator[str]:
+    """The variable names `expr` reads."""
+    for node in walk(expr):
+        if isinstance(node, Sym):
+            yield node.name

@@ -1,0 +1,186 @@
+"""Backends: how an IR expression is written as Python for numpy or for `math`.
+
+A `Backend` prints expressions with the fewest parentheses Python needs, names the
+module it imports, and lists the helper functions (stable sigmoid, softplus, the
+reduction of a broadcast gradient) that the generated module must define.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .ir import (
+    Add,
+    Call,
+    Compare,
+    Const,
+    Derivative,
+    Div,
+    Expr,
+    Mul,
+    Neg,
+    Num,
+    Pow,
+    Sub,
+    Sym,
+)
+
+_ADD, _MUL, _NEG, _POW, _ATOM = 10, 20, 30, 40, 50
+
+
+@dataclass(frozen=True, slots=True)
+class Backend:
+    """Everything that differs between the numpy and the math backend."""
+
+    name: str
+    module: str  # the import: "numpy" or "math"
+    alias: str  # how the code refers to it: "np" or "math"
+    functions: dict[str, str]  # IR function -> Python callee, `{m}` for the alias
+    helpers: dict[str, str]  # IR function -> helper defined in the generated module
+
+    def callee(self, function: str) -> str:
+        if function in self.helpers:
+            return self.helpers[function]
+        return self.functions[function].format(m=self.alias)
+
+    def code(self, expr: Expr) -> str:
+        """`expr` as Python source."""
+        return _Printer(self).print(expr)
+
+    def helpers_used(self, exprs: list[Expr]) -> list[str]:
+        from .ir import walk
+
+        used = {
+            node.function
+            for expr in exprs
+            for node in walk(expr)
+            if isinstance(node, Call) and node.function in self.helpers
+        }
+        return sorted(self.helpers[f] for f in used)
+
+
+NUMPY = Backend(
+    name="numpy",
+    module="numpy",
+    alias="np",
+    functions={
+        "exp": "{m}.exp",
+        "log": "{m}.log",
+        "sqrt": "{m}.sqrt",
+        "sin": "{m}.sin",
+        "cos": "{m}.cos",
+        "tan": "{m}.tan",
+        "sinh": "{m}.sinh",
+        "cosh": "{m}.cosh",
+        "tanh": "{m}.tanh",
+        "arcsin": "{m}.arcsin",
+        "arccos": "{m}.arccos",
+        "arctan": "{m}.arctan",
+        "abs": "{m}.abs",
+        "sign": "{m}.sign",
+        "max": "{m}.maximum",
+        "min": "{m}.minimum",
+    },
+    helpers={"sigmoid": "_sigmoid", "softplus": "_softplus", "relu": "_relu"},
+)
+
+MATH = Backend(
+    name="math",
+    module="math",
+    alias="math",
+    functions={
+        "exp": "{m}.exp",
+        "log": "{m}.log",
+        "sqrt": "{m}.sqrt",
+        "sin": "{m}.sin",
+        "cos": "{m}.cos",
+        "tan": "{m}.tan",
+        "sinh": "{m}.sinh",
+        "cosh": "{m}.cosh",
+        "tanh": "{m}.tanh",
+        "arcsin": "{m}.asin",
+        "arccos": "{m}.acos",
+        "arctan": "{m}.atan",
+        "abs": "abs",
+        "max": "max",
+        "min": "min",
+    },
+    helpers={
+        "sigmoid": "_sigmoid",
+        "softplus": "_softplus",
+        "relu": "_relu",
+        "sign": "_sign",
+    },
+)
+
+BACKENDS = {"numpy": NUMPY, "math": MATH}
+
+
+class _Printer:
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
+    def print(self, expr: Expr) -> str:
+        return self._print(expr)[0]
+
+    def _print(self, expr: Expr) -> tuple[str, int]:
+        match expr:
+            case Num(value=value):
+                text = _number(value)
+                return text, (_NEG if value < 0 else _ATOM)
+            case Const(name=name):
+                return f"{self.backend.alias}.{name}", _ATOM
+            case Sym(name=name):
+                return name, _ATOM
+            case Add(left=left, right=right):
+                return f"{self._at(left, _ADD)} + {self._at(right, _ADD)}", _ADD
+            case Sub(left=left, right=right):
+                return f"{self._at(left, _ADD)} - {self._at(right, _ADD + 1)}", _ADD
+            case Mul(left=left, right=Compare() as test) if not isinstance(left, Compare):
+                # a number times a truth value is a number: no conversion needed
+                return f"{self._at(left, _MUL)} * {self._test(test)}", _MUL
+            case Mul(left=left, right=right):
+                return f"{self._at(left, _MUL)} * {self._at(right, _MUL)}", _MUL
+            case Div(left=left, right=right):
+                return f"{self._at(left, _MUL)} / {self._at(right, _MUL + 1)}", _MUL
+            case Neg(operand=operand):
+                return f"-{self._at(operand, _NEG)}", _NEG
+            case Pow(base=base, exponent=exponent):
+                return f"{self._at(base, _POW + 1)} ** {self._exponent(exponent)}", _POW
+            case Call(function=function, args=args):
+                inner = ", ".join(self._print(a)[0] for a in args)
+                return f"{self.backend.callee(function)}({inner})", _ATOM
+            case Compare():
+                return self._indicator(expr), _ATOM
+            case Derivative():
+                raise AssertionError("a derivative never reaches generated code")
+        raise AssertionError(f"cannot print {expr!r}")
+
+    def _at(self, expr: Expr, level: int) -> str:
+        text, own = self._print(expr)
+        return f"({text})" if own < level else text
+
+    def _exponent(self, expr: Expr) -> str:
+        if isinstance(expr, Num):
+            value = expr.value
+            if value < 0 and value == int(value):
+                return f"{value:.1f}"  # an integer array cannot take a negative int power
+            return _number(value)
+        text, own = self._print(expr)
+        return text if own == _ATOM else f"({text})"
+
+    def _test(self, expr: Compare) -> str:
+        return f"({self._at(expr.left, _ADD)} {expr.op} {self._at(expr.right, _ADD)})"
+
+    def _indicator(self, expr: Compare) -> str:
+        """A comparison as the number 1.0 or 0.0."""
+        test = self._test(expr)
+        if self.backend.name == "numpy":
+            return f"{self.backend.alias}.where{test[:-1]}, 1.0, 0.0)"
+        return f"float{test}"
+
+
+def _number(value: float) -> str:
+    if value == int(value) and abs(value) < 1e16:
+        return str(int(value))
+    return repr(value)

@@ -1,0 +1,195 @@
+"""Emission: a program and its reverse sweep as a formatted Python module.
+
+The Jinja template (templates/module.py.j2) holds the module's layout; this module
+builds the lines that go into it: each forward statement with its equation and
+source line, the backward steps grouped under the equation they come from, the
+gradients reduced to their inputs' shapes. Helper functions are copied from
+templates/helpers_<backend>.py when used. black, with fixed settings, formats the
+result, so the bytes depend on nothing but the document and the options.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+from dataclasses import dataclass
+
+import black
+import jinja2
+
+from . import __version__
+from .adjoint import Backward, reverse
+from .backends import Backend
+from .ir import Call, Expr, Num, Program, Sym, walk
+from .names import Namer
+from .resources import data_dir
+
+_MODE = black.Mode(
+    target_versions={black.TargetVersion.PY310},
+    line_length=88,
+    string_normalization=True,
+    magic_trailing_comma=True,
+)
+_MODULE_NAMES = ("Gradients", "NamedTuple", "ArrayLike", "forward", "backward", "value_and_grad")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    """What the header says about the document: its path (relative) and hash."""
+
+    path: str
+    digest: str
+    options: str = ""  # command-line options to repeat in the "Regenerate" line
+
+
+def generate(program: Program, backend: Backend, source: SourceInfo) -> str:
+    """The whole module for `program`, black-formatted."""
+    namer = Namer()
+    namer.reserve(*_user_names(program), *_MODULE_NAMES, *backend.helpers.values())
+    alias = namer.fresh(backend.alias)
+    backend = _with_alias(backend, alias)
+    backward = reverse(program, namer)
+    text = _render(program, backward, backend, source, namer)
+    return black.format_str(text, mode=_MODE)
+
+
+def _user_names(program: Program) -> list[str]:
+    names = [s.name for s in program.inputs]
+    names += [a.target.name for a in program.assigns]
+    return names
+
+
+def _with_alias(backend: Backend, alias: str) -> Backend:
+    if alias == backend.alias:
+        return backend
+    return Backend(backend.name, backend.module, alias, backend.functions, backend.helpers)
+
+
+def _render(
+    program: Program, backward: Backward, backend: Backend, source: SourceInfo, namer: Namer
+) -> str:
+    numpy = backend.name == "numpy"
+    forward = [
+        f"{a.target.name} = {backend.code(a.value)}  # {a.latex} (line {a.span.start.line})"
+        for a in program.assigns
+    ]
+    reverse_lines: list[str] = []
+    origin = None
+    for step in backward.steps:
+        if step.origin is not origin:
+            origin = step.origin
+            reverse_lines.append(f"# from {origin.latex} (line {origin.span.start.line})")
+        reverse_lines.append(f"{step.target} = {backend.code(step.value)}")
+    fields, setup = _gradient_fields(program, backward, backend, namer)
+    reverse_lines += setup
+    used = [a.value for a in program.assigns] + [s.value for s in backward.steps]
+    used += [expr for _, expr in backward.gradients if expr is not None]
+    helpers = [_helper_source(backend.name, h) for h in backend.helpers_used(used)]
+    if numpy and program.wrt:
+        helpers.append(_helper_source("numpy", "_sum_to"))
+    helpers = [h.replace("np.", f"{backend.alias}.") for h in helpers]
+    width = max(len(a.latex) for a in program.assigns)
+    docstring = [
+        f"{a.latex.ljust(width)}   (line {a.span.start.line})" for a in program.assigns
+    ]
+    params = ", ".join(
+        f"{s.name}: {'ArrayLike' if numpy else 'float'}" for s in program.inputs
+    )
+    template = _environment().get_template("module.py.j2")
+    return template.render(
+        version=__version__,
+        source=source.path,
+        digest=source.digest,
+        options=source.options,
+        output=program.output.name,
+        inputs=[s.name for s in program.inputs],
+        wrt=[s.name for s in program.wrt],
+        docstring=docstring,
+        backend=backend.name,
+        alias=backend.alias,
+        helpers=helpers,
+        gradient_type=f"{backend.alias}.ndarray" if numpy else "float",
+        value_type="ArrayLike" if numpy else "float",
+        params=params,
+        arguments=", ".join(s.name for s in program.inputs),
+        forward=forward,
+        reverse=reverse_lines,
+        gradients=", ".join(fields),
+    )
+
+
+def _gradient_fields(
+    program: Program, backward: Backward, backend: Backend, namer: Namer
+) -> tuple[list[str], list[str]]:
+    """`name=value` for each gradient, and the lines that must come before them."""
+    inputs = {s.name for s in program.inputs}
+    fields: list[str] = []
+    setup: list[str] = []
+    if backend.name != "numpy":
+        for symbol, adjoint in backward.gradients:
+            value = "0.0" if adjoint is None else _float_code(adjoint, backend)
+            fields.append(f"{symbol.name}={value}")
+        return fields, setup
+    m = backend.alias
+    shape = namer.fresh("out_shape")
+    if program.wrt:
+        setup.append(f"{shape} = {m}.shape({program.output.name})")
+    handed_out: set[str] = set()
+    for symbol, adjoint in backward.gradients:
+        name = symbol.name
+        if adjoint is None:
+            value = f"{m}.zeros_like({name}, dtype={m}.result_type({name}, 1.0))"
+        else:
+            code = backend.code(adjoint)
+            if isinstance(adjoint, Num):
+                code = repr(float(adjoint.value))
+            if isinstance(adjoint, Sym) and (
+                adjoint.name in inputs
+                or adjoint.name in handed_out
+                or adjoint.name == program.output.name
+            ):
+                code = f"{m}.copy({code})"  # never hand out an array someone else holds
+            if isinstance(adjoint, Sym):
+                handed_out.add(adjoint.name)
+            value = f"_sum_to({code}, {m}.shape({name}), {shape})"
+        fields.append(f"{name}={value}")
+    return fields, setup
+
+
+def _float_code(expr: Expr, backend: Backend) -> str:
+    if isinstance(expr, Num):
+        return repr(float(expr.value))
+    return backend.code(expr)
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(data_dir("templates"))),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+@functools.cache
+def _helper_sources(backend: str) -> dict[str, str]:
+    path = data_dir("templates") / f"helpers_{backend}.py"
+    text = path.read_text(encoding="utf-8")
+    tree = ast.parse(text)
+    return {
+        node.name: ast.get_source_segment(text, node) or ""
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef)
+    }
+
+
+def _helper_source(backend: str, name: str) -> str:
+    return _helper_sources(backend)[name]
+
+
+def calls(expr: Expr) -> set[str]:
+    """The functions `expr` calls."""
+    return {n.function for n in walk(expr) if isinstance(n, Call)}

@@ -1,0 +1,86 @@
+"""The pipeline in one place: document text in, statements, programs and modules out.
+
+Each stage is a function of its own module; this module only runs them in order and
+gathers the errors of independent blocks so that one run reports them all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from .backends import BACKENDS
+from .codegen import SourceInfo, generate
+from .errors import EqError, EqErrors
+from .ir import Program, Statement
+from .lower import Parsed, lower
+from .parse import parse
+from .program import Choice, build
+from .source import Document, extract
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """What the command line asks for; None leaves it to the document."""
+
+    backend: str | None = None
+    output: str | None = None
+    wrt: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """A document read as far as statements."""
+
+    document: Document
+    statements: tuple[Statement, ...]
+
+
+def load(text: str, path: str) -> Loaded:
+    """Extract, parse and lower a document; all independent errors at once."""
+    document = extract(text, path)
+    errors: list[EqError] = []
+    parsed: list[Parsed] = []
+    for block in document.blocks:
+        try:
+            parsed.append(Parsed(block, parse(block)))
+        except EqError as error:
+            errors.append(error)
+    try:
+        statements = lower(parsed, document.settings)
+    except EqErrors as group:
+        errors.extend(group.errors)
+        statements = ()
+    if errors:
+        raise EqErrors(errors)
+    return Loaded(document, statements)
+
+
+def program_of(loaded: Loaded, options: Options) -> Program:
+    """The program to compile: command line first, then the front matter."""
+    settings = loaded.document.settings
+    spans = dict(settings.spans)
+    choice = Choice(
+        output=options.output or settings.output,
+        wrt=options.wrt if options.wrt is not None else settings.wrt,
+        inputs=settings.inputs,
+        output_span=None if options.output else spans.get("output"),
+        wrt_span=None if options.wrt is not None else spans.get("wrt"),
+        inputs_span=spans.get("inputs"),
+    )
+    return build(loaded.statements, choice, loaded.document.path)
+
+
+def backend_of(loaded: Loaded, options: Options) -> str:
+    return options.backend or loaded.document.settings.backend or "numpy"
+
+
+def compile_text(
+    text: str, path: str, options: Options, shown_path: str, regenerate: str = ""
+) -> str:
+    """The generated module for the document `text` (read from `path`)."""
+    loaded = load(text, path)
+    program = program_of(loaded, options)
+    backend = BACKENDS[backend_of(loaded, options)]
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return generate(program, backend, SourceInfo(shown_path, digest, regenerate))

@@ -1,0 +1,219 @@
+"""The intermediate representation: expressions, assignments, claims, programs.
+
+Every node is a frozen dataclass. A node's `span` is not part of its identity
+(`compare=False`), so two spellings of one equation in different places compare
+equal, and each still knows where it came from. Every expression carries a
+`shape`; only scalars exist for now (`SCALAR`), and broadcasting in the numpy
+backend is elementwise.
+
+Passes build new nodes and never mutate old ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from .errors import Pos, Span
+
+NOWHERE = Span("", Pos(0, 0), Pos(0, 0))
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """The dimensions of a value; `()` is a scalar (broadcast elementwise)."""
+
+    dims: tuple[int | str, ...] = ()
+
+    def __str__(self) -> str:
+        return "scalar" if not self.dims else " x ".join(map(str, self.dims))
+
+
+SCALAR = Shape()
+
+
+# ---- expressions -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Num:
+    value: float
+    span: Span = field(default=NOWHERE, compare=False)
+    shape: Shape = SCALAR
+
+
+@dataclass(frozen=True, slots=True)
+class Const:
+    """A named mathematical constant: `pi` or `e`."""
+
+    name: str
+    span: Span = field(default=NOWHERE, compare=False)
+    shape: Shape = SCALAR
+
+
+@dataclass(frozen=True, slots=True)
+class Sym:
+    """A document symbol, by its Python name; `latex` is how the document spells it."""
+
+    name: str
+    latex: str = field(default="", compare=False)
+    span: Span = field(default=NOWHERE, compare=False)
+    shape: Shape = SCALAR
+
+
+@dataclass(frozen=True, slots=True)
+class Add:
+    left: Expr
+    right: Expr
+    span: Span = field(default=NOWHERE, compare=False)
+    shape: Shape = SCALAR
+
+
+@dataclass(frozen=True, slots=True)
+class Sub:
+    left: Expr
+    right: Expr
+    span: Span = field(default=NOWHERE, compare=False)
+    shape: Shape = SCALAR
+
+
+@dataclass(frozen=True, slots=True)
+class Mul:
+    left: Expr
+    right: Expr
+    span: Span = field(default=NOWHERE, compare=False)
+    shape: Shape = SCALAR
+
+
+@dataclass(frozen=True, slots=True)
+class Div:
+    left: Expr
+    right: Expr
+    span: Span = field(default=NOWHERE, compare=False)
+    shape: Shape = SCALAR
+
+
+@dataclass(frozen=True, slots=True)
+class Neg:
+    operand: Expr
+    span: Span = field(default=NOWHERE, compare=False)
+    shape: Shape = SCALAR
+
+
+@dataclass(frozen=True, slots=True)
+class Pow:
+    base: Expr
+    exponent: Expr
+    span: Span = field(default=NOWHERE, compare=False)
+    shape: Shape = SCALAR
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A known function applied to arguments; `rules.FUNCTIONS` lists them."""
+
+    function: str
+    args: tuple[Expr, ...]
+    span: Span = field(default=NOWHERE, compare=False)
+    shape: Shape = SCALAR
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    """`left op right`, 1.0 where it holds and 0.0 elsewhere (an indicator)."""
+
+    op: str  # one of > >= < <=
+    left: Expr
+    right: Expr
+    span: Span = field(default=NOWHERE, compare=False)
+    shape: Shape = SCALAR
+
+
+@dataclass(frozen=True, slots=True)
+class Derivative:
+    """`∂of/∂wrt` written in a claim (never in an assignment)."""
+
+    of: Sym
+    wrt: Sym
+    span: Span = field(default=NOWHERE, compare=False)
+    shape: Shape = SCALAR
+
+
+Expr = Num | Const | Sym | Add | Sub | Mul | Div | Neg | Pow | Call | Compare | Derivative
+BINARY = (Add, Sub, Mul, Div, Pow)
+
+
+def children(expr: Expr) -> tuple[Expr, ...]:
+    """The operands of `expr`, left to right."""
+    match expr:
+        case Add() | Sub() | Mul() | Div():
+            return (expr.left, expr.right)
+        case Pow():
+            return (expr.base, expr.exponent)
+        case Neg():
+            return (expr.operand,)
+        case Call():
+            return expr.args
+        case Compare():
+            return (expr.left, expr.right)
+    return ()
+
+
+def walk(expr: Expr) -> Iterator[Expr]:
+    """Every node of `expr`, parents before children, left to right (iterative)."""
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(children(node)))
+
+
+def symbols(expr: Expr) -> tuple[Sym, ...]:
+    """The symbols `expr` reads, in order of first appearance, each once."""
+    seen: dict[str, Sym] = {}
+    for node in walk(expr):
+        if isinstance(node, Sym) and node.name not in seen:
+            seen[node.name] = node
+    return tuple(seen.values())
+
+
+# ---- statements and programs ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Assign:
+    """`target = value`. `params` is set by the function form `f(x, y) = ...`."""
+
+    target: Sym
+    value: Expr
+    latex: str = field(default="", compare=False)
+    span: Span = field(default=NOWHERE, compare=False)
+    params: tuple[Sym, ...] = field(default=(), compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A stated derivative: `∂of/∂wrt = sides[0] = sides[1] = ...`."""
+
+    derivative: Derivative
+    sides: tuple[Expr, ...]
+    latex: str = field(default="", compare=False)
+    span: Span = field(default=NOWHERE, compare=False)
+
+
+Statement = Assign | Claim
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    """A computation ready to differentiate.
+
+    `assigns` is in topological order; `inputs` in the order of the function's
+    parameters; `wrt` lists the inputs to differentiate by, in input order.
+    """
+
+    assigns: tuple[Assign, ...]
+    inputs: tuple[Sym, ...]
+    output: Sym
+    wrt: tuple[Sym, ...]
+    source: str = field(default="", compare=False)

@@ -1,0 +1,67 @@
+"""LaTeX symbols to Python names (the contract table in DESIGN.md), and the `Namer`.
+
+`symbol_name` is the only place that decides how a document symbol is spelled in
+generated code. The `Namer` hands out the names the generator adds (adjoints,
+temporaries, module aliases) so they never collide with the document's names.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from dataclasses import dataclass, field
+
+# Decorations written over a letter, and the suffix each adds to the Python name.
+ACCENTS = {
+    "hat": "hat",
+    "widehat": "hat",
+    "bar": "bar",
+    "overline": "bar",
+    "tilde": "tilde",
+    "widetilde": "tilde",
+    "dot": "dot",
+    "ddot": "ddot",
+    "check": "check",
+    "breve": "breve",
+    "vec": "vec",
+    "mathring": "ring",
+}
+
+_NOT_IDENTIFIER = re.compile(r"[^0-9A-Za-z_]+")
+
+
+def command_name(latex: str) -> str:
+    """`\\alpha` -> `alpha`; `x` -> `x`."""
+    return latex.lstrip("\\")
+
+
+def sanitize(text: str) -> str:
+    """Make arbitrary text from `\\mathrm{...}` or a subscript a name fragment."""
+    text = text.replace("\\", "")
+    text = text.replace("-", "m").replace("+", "p")
+    return _NOT_IDENTIFIER.sub("_", text).strip("_")
+
+
+def keyword_safe(name: str) -> str:
+    """A Python keyword gets a trailing underscore (`lambda` -> `lambda_`)."""
+    return name + "_" if keyword.iskeyword(name) or keyword.issoftkeyword(name) else name
+
+
+@dataclass
+class Namer:
+    """Unique names for generated code; user names are reserved first."""
+
+    taken: set[str] = field(default_factory=set)
+
+    def reserve(self, *names: str) -> None:
+        self.taken.update(names)
+
+    def fresh(self, wanted: str) -> str:
+        """`wanted` if free, else `wanted_1`, `wanted_2`, ..."""
+        name = wanted
+        counter = 0
+        while name in self.taken or keyword.iskeyword(name):
+            counter += 1
+            name = f"{wanted}_{counter}"
+        self.taken.add(name)
+        return name

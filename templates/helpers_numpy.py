@@ -1,0 +1,34 @@
+# Helper functions a generated numpy module may need; eqcompiler copies the ones it uses.
+import numpy as np
+from numpy.typing import ArrayLike
+
+
+def _sigmoid(z: ArrayLike) -> np.ndarray:
+    """The logistic function 1 / (1 + e^-z), without overflow for any z."""
+    return np.exp(-np.logaddexp(0.0, np.negative(z)))
+
+
+def _softplus(z: ArrayLike) -> np.ndarray:
+    """log(1 + e^z), without overflow for any z."""
+    return np.logaddexp(0.0, z)
+
+
+def _relu(z: ArrayLike) -> np.ndarray:
+    """max(0, z)."""
+    return np.maximum(z, 0.0)
+
+
+def _sum_to(gradient: ArrayLike, shape: tuple, out_shape: tuple) -> np.ndarray:
+    """Sum a gradient over the output's elements down to the shape of one input."""
+    gradient = np.asarray(gradient)
+    if gradient.shape != out_shape:
+        gradient = np.broadcast_to(gradient, out_shape)
+        if shape == out_shape:
+            return gradient.copy()
+    if shape == out_shape:
+        return gradient
+    lead = len(out_shape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and out_shape[lead + i] != 1
+    )
+    return np.sum(gradient, axis=axes).reshape(shape)
