@@ -129,7 +129,7 @@ def _read(source: Path) -> str:
         line = data.count(b"\n", 0, problem.start) + 1
         col = problem.start - (data.rfind(b"\n", 0, problem.start) + 1) + 1
         error = EqError("this file is not UTF-8 text", Span.point(str(source), line, col))
-        _report(error, {})
+        _report(error, {str(source): data.decode("utf-8", "replace").splitlines()})
         raise _Exit(EXIT_SOURCE) from None
 
 

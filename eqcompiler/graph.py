@@ -50,7 +50,7 @@ def _cycle_error(assigns: Sequence[Assign], reads: list[list[int]], waiting: lis
     first, *others = (assigns[i] for i in cycle)
     names = " -> ".join(assigns[i].target.latex for i in cycle)
     return EqError(
-        f"these definitions go round in a circle: {names}",
+        f"these definitions form a cycle: {names} -> {first.target.latex}",
         first.span,
         tuple(Note(f"{a.target.latex} is defined here", a.span) for a in others),
     )

@@ -71,11 +71,16 @@ class _PostLex:
         amps = 0
         depth = 0
         open_bars: list[int] = []
+        environments: list[Token] = []
         prev = ""
         for token in stream:
             kind = token.type
             if kind in ("NEWROW", "BEGIN_ENV", "END_ENV"):
                 amps = 0
+            if kind == "BEGIN_ENV":
+                environments.append(token)
+            elif kind == "END_ENV":
+                _close_environment(environments, token)
             if kind == "AMP":
                 amps += 1
                 if amps % 2:
@@ -106,6 +111,34 @@ class _PostLex:
                 depth -= 1
             prev = kind
             yield token
+        if environments:
+            name = _environment_name(environments[-1])
+            raise _Misplaced(
+                environments[-1],
+                f"unclosed \\begin{{{name}}}: the block ends before \\end{{{name}}}",
+            )
+
+
+class _Misplaced(Exception):
+    """A token the grammar accepts but whose context is wrong (environments)."""
+
+    def __init__(self, token: Token, message: str) -> None:
+        super().__init__(message)
+        self.token = token
+        self.message = message
+
+
+def _environment_name(token: Token) -> str:
+    return token.value[token.value.index("{") + 1 : token.value.index("}")]
+
+
+def _close_environment(environments: list[Token], end: Token) -> None:
+    name = _environment_name(end)
+    if not environments:
+        raise _Misplaced(end, f"unmatched \\end{{{name}}}: no \\begin{{{name}}} before it")
+    opened = _environment_name(environments.pop())
+    if opened != name:
+        raise _Misplaced(end, f"\\end{{{name}}} closes \\begin{{{opened}}}")
 
 
 def _retype(token: Token, kind: str) -> Token:
@@ -153,6 +186,8 @@ def parse(block: MathBlock) -> Tree:
         return parser().parse(block.text)
     except UnexpectedInput as error:
         raise _located(error, block) from None
+    except _Misplaced as error:
+        raise EqError(error.message, _token_span(error.token, block)) from None
     except RecursionError:
         raise EqError(
             "the expression is nested too deeply", block.span((1, 1), (1, 2))
@@ -161,8 +196,10 @@ def parse(block: MathBlock) -> Tree:
 
 def _located(error: UnexpectedInput, block: MathBlock) -> EqError:
     if isinstance(error, UnexpectedToken) and error.token.type == "$END":
-        return _unclosed(block) or EqError(
-            "the equation ends too early", _end_span(block)
+        return (
+            _unclosed(block)
+            or _incomplete(error, block)
+            or EqError("the equation ends too early", _end_span(block))
         )
     if isinstance(error, UnexpectedToken):
         token = error.token
@@ -179,21 +216,51 @@ def _located(error: UnexpectedInput, block: MathBlock) -> EqError:
                 f"unsupported notation: {command.group()}", block.span(start, end)
             )
         char = rest[0]
-        if char == "\x00":
-            message = "a NUL character is not allowed in an equation"
+        if char in ("\x00", "\ufffd"):
+            message = "unexpected character: a NUL byte or undecodable character"
         else:
             message = f"unexpected character {char!r}"
         return EqError(message, block.span(start, (error.line, error.column + 1)))
     return EqError("cannot read this equation", block.span((1, 1), (1, 2)))
 
 
+def _token_span(token: Token, block: MathBlock) -> Span:
+    start = (token.line, token.column)
+    end = (token.end_line or token.line, token.end_column or token.column + 1)
+    return block.span(start, end)
+
+
 def _unexpected(token: Token, expected: set[str]) -> str:
     if token.type in _CLOSERS:
-        return f"unexpected {_READABLE.get(token.type, repr(token.value))}: nothing to close"
+        return f"unmatched {_READABLE.get(token.type, repr(token.value))}: nothing to close"
     if token.type == "_EQ" and "_EQ" not in expected:
         return "unexpected '=': an equation side is missing or unbalanced"
     text = token.value.strip() or token.type
     return f"unexpected {text!r}"
+
+
+_NEEDS = {
+    "_FRAC": "\\frac needs two arguments, as in \\frac{a}{b}",
+    "_SQRT": "\\sqrt needs an argument, as in \\sqrt{x}",
+    "_CARET": "'^' needs an exponent",
+    "_UNDERSCORE": "'_' needs a subscript",
+    "_EQ": "expected an expression after '='",
+    "PLUS": "expected an expression after '+'",
+    "MINUS": "expected an expression after '-'",
+    "_TIMES": "expected an expression after the multiplication sign",
+    "STAR": "expected an expression after '*'",
+    "_SLASH": "expected an expression after '/'",
+    "DECOR": "an accent needs a symbol, as in \\hat{y}",
+}
+
+
+def _incomplete(error: UnexpectedToken, block: MathBlock) -> EqError | None:
+    """Name what the block stopped in the middle of (`\\frac{a}`, `y =`)."""
+    stack = getattr(error.state, "value_stack", None) or []
+    for value in reversed(stack[-3:]):
+        if isinstance(value, Token) and value.type in _NEEDS:
+            return EqError(_NEEDS[value.type], _token_span(value, block))
+    return None
 
 
 def _unclosed(block: MathBlock) -> EqError | None:
@@ -217,7 +284,8 @@ def _unclosed(block: MathBlock) -> EqError | None:
     char, offset = stack[0]
     line = text.count("\n", 0, offset) + 1
     col = offset - (text.rfind("\n", 0, offset) + 1) + 1
-    return EqError(f"this {char!r} is never closed", block.span((line, col), (line, col + 1)))
+    message = f"unclosed {char!r}: the block ends before it is closed"
+    return EqError(message, block.span((line, col), (line, col + 1)))
 
 
 def _end_span(block: MathBlock) -> Span:

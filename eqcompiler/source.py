@@ -27,7 +27,7 @@ from markdown_it import MarkdownIt
 from markdown_it.rules_block import StateBlock
 from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
-from mdit_py_plugins.amsmath import amsmath_plugin
+from mdit_py_plugins.amsmath import amsmath_block, amsmath_plugin
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.dollarmath.index import math_inline_dollar
 from mdit_py_plugins.front_matter import front_matter_plugin
@@ -187,13 +187,24 @@ def _markdown() -> MarkdownIt:
         allow_space=False, allow_digits=False, allow_double=True
     )
     md.inline.ruler.at("math_inline", _recording_start(inline_dollar))
+    md.block.ruler.at("amsmath", _to_blank_line(amsmath_block), _CAN_INTERRUPT)
     md.block.ruler.before(
-        "fence",
-        "math_block_brackets",
-        _bracket_block,
-        {"alt": ["paragraph", "reference", "blockquote", "list"]},
+        "fence", "math_block_brackets", _bracket_block, _CAN_INTERRUPT
     )
+    # Inline parsing is most of the time and we need it only where `$$` is written
+    # (and for headings): `_children` runs it for those alone.
+    md.core.ruler.disable("inline")
     return md
+
+
+_CAN_INTERRUPT = {"alt": ["paragraph", "reference", "blockquote", "list"]}
+
+
+def _children(token: Token) -> list[Token]:
+    """The inline tokens of `token` (a paragraph's or heading's text)."""
+    children: list[Token] = []
+    _markdown().inline.parse(token.content, _markdown(), {}, children)
+    return children
 
 
 def _recording_start(
@@ -207,6 +218,30 @@ def _recording_start(
         return found
 
     return recorded
+
+
+def _to_blank_line(
+    rule: Callable[[StateBlock, int, int, bool], bool],
+) -> Callable[[StateBlock, int, int, bool], bool]:
+    """`rule` (amsmath's) seeing only the lines up to the next blank one.
+
+    Display math holds no blank line, and an environment left open would otherwise
+    make amsmath search to the end of the document from every `\\begin` line.
+    """
+
+    def bounded(
+        state: StateBlock, start_line: int, end_line: int, silent: bool
+    ) -> bool:
+        if not state.src.startswith(
+            "\\begin", state.bMarks[start_line] + state.tShift[start_line]
+        ):
+            return False
+        stop = start_line + 1
+        while stop < end_line and not state.isEmpty(stop):
+            stop += 1
+        return rule(state, start_line, stop, silent)
+
+    return bounded
 
 
 def _bracket_block(
@@ -269,7 +304,7 @@ def _from_markdown(
         if token.type == "front_matter":
             settings = _front_matter(token.content, path)
         elif token.type == "heading_open" and token.map:
-            heading = _plain(tokens[index + 1])
+            heading = _plain(_children(tokens[index + 1]))
             headings.append(Heading(token.map[0] + 1, int(token.tag[1:]), heading))
         previous = tokens[index - 1].type if index else ""
         for segments in _math_segments(token, previous, lines):
@@ -345,8 +380,10 @@ def _inline_math(token: Token, lines: Sequence[str]) -> Iterator[list[_Segment]]
     """`$$...$$` written inside a paragraph: display math in kramdown's reading."""
     assert token.map is not None
     source = token.content
+    if "$$" not in source:
+        return
     starts: list[int] = []
-    for child in token.children or ():
+    for child in _children(token):
         start = child.meta.get("start") if child.type == "math_inline_double" else None
         if (
             start is None
@@ -385,11 +422,11 @@ def _paragraph_segments(
         row += 1
 
 
-def _plain(inline: Token) -> str:
+def _plain(children: Sequence[Token]) -> str:
     """The text of a heading, without emphasis markers or markup."""
     parts = [
         " " if child.type in ("softbreak", "hardbreak") else child.content
-        for child in inline.children or ()
+        for child in children
         if child.type != "html_inline"
     ]
     return " ".join("".join(parts).split())
@@ -400,6 +437,10 @@ def _plain(inline: Token) -> str:
 _KNOWN_KEYS = ("output", "wrt", "inputs", "backend", "functions", "variables")
 _BACKENDS = ("numpy", "math")
 _YAML_LINE = 2  # the YAML starts on the line after the opening `---`
+_QUOTE_HINT = (
+    "in double quotes, YAML reads a backslash as an escape: "
+    "write LaTeX bare or in single quotes"
+)
 
 
 def _front_matter(content: str, path: str) -> Settings:
@@ -433,29 +474,38 @@ def _front_matter(content: str, path: str) -> Settings:
 
 
 def _load_yaml(content: str, path: str) -> tuple[yaml.Node | None, Any]:
-    loader = yaml.SafeLoader(content)
+    """The YAML's node tree (for places) and its value, or a located EqError."""
     try:
-        node = loader.get_single_node()
-        return node, None if node is None else loader.construct_document(node)
+        return _compose(content)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = _mark_pos(mark, content) if mark else Pos(_YAML_LINE, 1)
         problem = error.problem or error.context or "cannot be read"
-        message = f"invalid YAML in the front matter: {problem}"
-        raise EqError(
-            message, Span(path, where, Pos(where.line, where.col + 1))
-        ) from None
+        hint = f" ({_QUOTE_HINT})" if "escape" in problem else ""
+        message = f"invalid YAML in the front matter: {problem}{hint}"
+        span = Span(path, where, Pos(where.line, where.col + 1))
+        raise EqError(message, span) from None
     except yaml.reader.ReaderError as error:
         before = content[: error.position]
-        line = before.count("\n")
-        col = error.position - (before.rfind("\n") + 1)
-        message = (
-            f"invalid YAML in the front matter: {error.character!r} is not allowed"
+        line = before.count("\n") + _YAML_LINE
+        col = error.position - before.rfind("\n")
+        character = (
+            f"U+{error.character:04X}" if isinstance(error.character, int) else ""
         )
-        raise EqError(message, Span.point(path, line + _YAML_LINE, col + 1)) from None
-    except yaml.YAMLError as error:
+        message = (
+            f"invalid YAML in the front matter: character {character} is not allowed"
+        )
+        raise EqError(message, Span.point(path, line, col)) from None
+    except (yaml.YAMLError, RecursionError) as error:
         message = f"invalid YAML in the front matter: {error}"
         raise EqError(message, Span.point(path, _YAML_LINE, 1)) from None
+
+
+def _compose(content: str) -> tuple[yaml.Node | None, Any]:
+    loader = yaml.SafeLoader(content)
+    try:
+        node = loader.get_single_node()
+        return node, None if node is None else loader.construct_document(node)
     finally:
         loader.dispose()
 
@@ -517,11 +567,8 @@ def _name(key: str, value: Any, where: Span) -> str | None:
         raise EqError(
             f"front matter key '{key}' must be a name, not {_kind(value)}", where
         )
-    if any(ord(char) < 32 for char in value):
-        message = (
-            f"front matter key '{key}' holds a control character; in double quotes, "
-            "YAML reads a backslash as an escape: write LaTeX bare or in single quotes"
-        )
+    if any(ord(char) < 32 and char not in "\t\n\r" for char in value):
+        message = f"front matter key '{key}' holds a control character ({_QUOTE_HINT})"
         raise EqError(message, where)
     if not value.strip():
         raise EqError(f"front matter key '{key}' is empty", where)
@@ -550,6 +597,13 @@ def _names(key: str, value: Any, where: Span) -> tuple[str, ...] | None:
     return tuple(names)
 
 
+def _chosen(key: str, value: Any, where: Span) -> tuple[str, ...] | None:
+    names = _names(key, value, where)
+    if names == ():
+        raise EqError(f"front matter key '{key}' names nothing", where)
+    return names
+
+
 def _declared(key: str, value: Any, where: Span) -> tuple[str, ...]:
     return _names(key, value, where) or ()
 
@@ -563,8 +617,8 @@ def _backend(key: str, value: Any, where: Span) -> str | None:
 
 _READERS: dict[str, Callable[[str, Any, Span], Any]] = {
     "output": _name,
-    "wrt": _names,
-    "inputs": _names,
+    "wrt": _chosen,
+    "inputs": _chosen,
     "backend": _backend,
     "functions": _declared,
     "variables": _declared,
