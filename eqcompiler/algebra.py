@@ -67,6 +67,10 @@ def mul(left: Expr, right: Expr) -> Expr:
         return neg(mul(left, right.operand))
     if b is not None:  # numbers first: 2 * x, not x * 2
         return mul(right, left)
+    if isinstance(right, Div) and _num(right.left) == 1.0:  # a * (1 / b) is a / b
+        return div(left, right.right)
+    if isinstance(left, Div) and _num(left.left) == 1.0:
+        return div(right, left.right)
     if a is not None and isinstance(right, Mul) and _num(right.left) is not None:
         return mul(Num(a * right.left.value), right.right)
     return Mul(left, right)

@@ -79,6 +79,7 @@ NUMPY = Backend(
         "abs": "{m}.abs",
         "sign": "{m}.sign",
         "max": "{m}.maximum",
+        "logaddexp": "{m}.logaddexp",
         "min": "{m}.minimum",
     },
     helpers={"sigmoid": "_sigmoid", "softplus": "_softplus", "relu": "_relu"},
@@ -110,6 +111,7 @@ MATH = Backend(
         "softplus": "_softplus",
         "relu": "_relu",
         "sign": "_sign",
+        "logaddexp": "_logaddexp",
     },
 )
 
@@ -139,12 +141,16 @@ class _Printer:
             case Mul(left=left, right=Compare() as test) if not isinstance(left, Compare):
                 # a number times a truth value is a number: no conversion needed
                 return f"{self._at(left, _MUL)} * {self._test(test)}", _MUL
+            case Mul(left=left, right=Pow(base=base, exponent=Num(value=-1.0))):
+                return f"{self._at(left, _MUL)} / {self._at(base, _MUL + 1)}", _MUL
             case Mul(left=left, right=right):
                 return f"{self._at(left, _MUL)} * {self._at(right, _MUL)}", _MUL
             case Div(left=left, right=right):
                 return f"{self._at(left, _MUL)} / {self._at(right, _MUL + 1)}", _MUL
             case Neg(operand=operand):
                 return f"-{self._at(operand, _NEG)}", _NEG
+            case Pow(base=base, exponent=Num(value=-1.0)):
+                return f"1 / {self._at(base, _MUL + 1)}", _MUL
             case Pow(base=base, exponent=exponent):
                 return f"{self._at(base, _POW + 1)} ** {self._exponent(exponent)}", _POW
             case Call(function=function, args=args):

@@ -17,6 +17,7 @@ from .lower import Parsed, lower
 from .parse import parse
 from .program import Choice, build
 from .source import Document, extract
+from .stable import stabilize
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +69,7 @@ def program_of(loaded: Loaded, options: Options) -> Program:
         wrt_span=None if options.wrt is not None else spans.get("wrt"),
         inputs_span=spans.get("inputs"),
     )
-    return build(loaded.statements, choice, loaded.document.path)
+    return stabilize(build(loaded.statements, choice, loaded.document.path))
 
 
 def backend_of(loaded: Loaded, options: Options) -> str:

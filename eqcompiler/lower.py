@@ -354,7 +354,10 @@ class _Lowerer:
                 return self._quotient(left, right, span)
             case "neg":
                 (operand,) = _trees(node)
-                return Neg(self._expr(operand), span)
+                value = self._expr(operand)
+                if isinstance(value, Num):  # -1 is a number, not an operation
+                    return Num(-value.value, span)
+                return Neg(value, span)
             case "pos":
                 (operand,) = _trees(node)
                 return self._expr(operand)

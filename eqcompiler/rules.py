@@ -68,6 +68,12 @@ FUNCTIONS: dict[str, Function] = {
         Function(
             "relu", 1, lambda a, out: (Compare(">", a[0], ZERO),), "\\max(0, {0})"
         ),
+        Function(
+            "logaddexp",
+            2,
+            lambda a, out: (call("exp", sub(a[0], out)), call("exp", sub(a[1], out))),
+            "\\log(e^{{{0}}} + e^{{{1}}})",
+        ),
         Function("abs", 1, lambda a, out: (call("sign", a[0]),), "\\lvert {0} \\rvert"),
         Function("sign", 1, lambda a, out: (ZERO,), "\\operatorname{sign}({0})"),
         Function(

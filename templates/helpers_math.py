@@ -23,3 +23,9 @@ def _relu(z: float) -> float:
 def _sign(z: float) -> float:
     """-1.0, 0.0 or 1.0, the sign of z."""
     return float((z > 0) - (z < 0))
+
+
+def _logaddexp(a: float, b: float) -> float:
+    """log(e^a + e^b), without overflow."""
+    top = max(a, b)
+    return top + math.log1p(math.exp(-abs(a - b)))

@@ -48,6 +48,9 @@ OPERATIONS = {
     "softplus": ("\\operatorname{softplus}(x) z", sympy.log(1 + sympy.exp(x)) * z, ANY, ANY),
     "relu": ("\\operatorname{ReLU}(x) z", sympy.Max(0, x) * z, ANY, ANY),
     "abs": ("|x| z", sympy.Abs(x) * z, ANY, ANY),
+    "logaddexp": ("\\log(e^{x} + e^{z})", sympy.log(sympy.exp(x) + sympy.exp(z)), ANY, ANY),
+    "sigmoid_by_hand": ("\\frac{1}{1 + e^{-x z}}", 1 / (1 + sympy.exp(-x * z)), ANY, ANY),
+    "softplus_by_hand": ("\\log(1 + e^{x}) z", sympy.log(1 + sympy.exp(x)) * z, ANY, ANY),
     "max": ("\\max(x, z)", sympy.Max(x, z), ANY, ANY),
     "min": ("\\min(x, z)", sympy.Min(x, z), ANY, ANY),
     "indicator": ("\\mathbb{1}(x > 0) z", sympy.Heaviside(x) * z, ANY, ANY),
@@ -59,7 +62,7 @@ COVERS = {
     "exp": "exp", "log": "log", "sqrt": "sqrt", "sin": "sin", "cos": "cos", "tan": "tan",
     "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "arcsin": "arcsin",
     "arccos": "arccos", "arctan": "arctan", "sigmoid": "sigmoid", "softplus": "softplus",
-    "relu": "relu", "abs": "abs", "max": "max", "min": "min",
+    "relu": "relu", "abs": "abs", "max": "max", "min": "min", "logaddexp": "logaddexp",
 }  # fmt: skip
 
 

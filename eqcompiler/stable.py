@@ -1,0 +1,93 @@
+"""Numerically stable forms of what documents write by hand.
+
+`\\frac{1}{1 + e^{-z}}` overflows for z = -1000 when computed as written, and so does
+`\\log(1 + e^{z})` for z = 1000. This pass recognises such forms in a program's
+assignments and replaces them by the functions that compute the same value without
+overflow (sigmoid, softplus, logaddexp), whose derivatives are stable too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .algebra import neg
+from .ir import Add, Call, Compare, Div, Expr, Mul, Neg, Num, Pow, Program, Sub, children
+
+def stabilize(program: Program) -> Program:
+    """`program` with each assignment's value in a stable form."""
+    assigns = tuple(replace(a, value=rewrite(a.value)) for a in program.assigns)
+    return replace(program, assigns=assigns)
+
+
+def rewrite(expr: Expr) -> Expr:
+    """`expr` with its unstable sub-expressions replaced, innermost first."""
+    expr = _with_children(expr, [rewrite(c) for c in _operands(expr)])
+    return _stable(expr)
+
+
+def _operands(expr: Expr) -> list[Expr]:
+    return list(children(expr))
+
+
+def _with_children(expr: Expr, new: list[Expr]) -> Expr:
+    match expr:
+        case Add() | Sub() | Mul() | Div() | Compare():
+            return replace(expr, left=new[0], right=new[1])
+        case Pow():
+            return replace(expr, base=new[0], exponent=new[1])
+        case Neg():
+            return replace(expr, operand=new[0])
+        case Call():
+            return replace(expr, args=tuple(new))
+    return expr
+
+
+def _stable(expr: Expr) -> Expr:
+    match expr:
+        # 1 / (1 + e^{u})  ->  sigmoid(-u); with e^{-u}: sigmoid(u)
+        case Div(left=Num(value=1.0), right=denominator) if _one_plus_exp(denominator):
+            power = _one_plus_exp(denominator)
+            return Call("sigmoid", (_negated(power),), expr.span)
+        # e^{u} / (1 + e^{u})  ->  sigmoid(u)
+        case Div(left=Call(function="exp", args=(top,)), right=denominator) if (
+            _one_plus_exp(denominator) == top
+        ):
+            return Call("sigmoid", (top,), expr.span)
+        # log(1 + e^{u})  ->  softplus(u)
+        case Call(function="log", args=(argument,)) if _one_plus_exp(argument):
+            return Call("softplus", (_one_plus_exp(argument),), expr.span)
+        # log(sigmoid(u))  ->  -softplus(-u)
+        case Call(function="log", args=(Call(function="sigmoid", args=(u,)),)):
+            return Neg(Call("softplus", (_negated(u),), expr.span), expr.span)
+        # log(1 - sigmoid(u))  ->  -softplus(u)
+        case Call(
+            function="log",
+            args=(Sub(left=Num(value=1.0), right=Call(function="sigmoid", args=(u,))),),
+        ):
+            return Neg(Call("softplus", (u,), expr.span), expr.span)
+        # log(e^{a} + e^{b})  ->  logaddexp(a, b)
+        case Call(
+            function="log",
+            args=(
+                Add(
+                    left=Call(function="exp", args=(a,)),
+                    right=Call(function="exp", args=(b,)),
+                ),
+            ),
+        ):
+            return Call("logaddexp", (a, b), expr.span)
+    return expr
+
+
+def _one_plus_exp(expr: Expr) -> Expr | None:
+    """u when `expr` is 1 + e^{u} or e^{u} + 1."""
+    match expr:
+        case Add(left=Num(value=1.0), right=Call(function="exp", args=(u,))):
+            return u
+        case Add(left=Call(function="exp", args=(u,)), right=Num(value=1.0)):
+            return u
+    return None
+
+
+def _negated(expr: Expr) -> Expr:
+    return expr.operand if isinstance(expr, Neg) else neg(expr)
