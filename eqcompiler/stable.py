@@ -11,18 +11,52 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .algebra import neg
-from .ir import Add, Call, Compare, Div, Expr, Mul, Neg, Num, Pow, Program, Sub, children
+from .ir import Add, Call, Compare, Div, Expr, Mul, Neg, Num, Pow, Program, Sub, Sym, children
 
 def stabilize(program: Program) -> Program:
-    """`program` with each assignment's value in a stable form."""
-    assigns = tuple(replace(a, value=rewrite(a.value)) for a in program.assigns)
-    return replace(program, assigns=assigns)
+    """`program` with each assignment's value in a stable form.
+
+    `\\log p` where an earlier assignment made `p = \\sigma(u)` reads `u` directly
+    (`-softplus(-u)`), so a cross-entropy written in stages stays finite too.
+    """
+    sigmoids: dict[str, Expr] = {}
+    assigns = []
+    for assign in program.assigns:
+        value = rewrite(assign.value, sigmoids)
+        if isinstance(value, Call) and value.function == "sigmoid":
+            sigmoids[assign.target.name] = value.args[0]
+        assigns.append(replace(assign, value=value))
+    return replace(program, assigns=tuple(assigns))
 
 
-def rewrite(expr: Expr) -> Expr:
+def rewrite(expr: Expr, sigmoids: dict[str, Expr] | None = None) -> Expr:
     """`expr` with its unstable sub-expressions replaced, innermost first."""
-    expr = _with_children(expr, [rewrite(c) for c in _operands(expr)])
-    return _stable(expr)
+    sigmoids = sigmoids or {}
+    expr = _with_children(expr, [rewrite(c, sigmoids) for c in _operands(expr)])
+    return _log_of_sigmoid(expr, sigmoids) or _stable(expr)
+
+
+def _log_of_sigmoid(expr: Expr, sigmoids: dict[str, Expr]) -> Expr | None:
+    """log(sigmoid(u)) is -softplus(-u); log(1 - sigmoid(u)) is -softplus(u)."""
+    if not (isinstance(expr, Call) and expr.function == "log"):
+        return None
+    (argument,) = expr.args
+    u = _sigmoid_argument(argument, sigmoids)
+    if u is not None:
+        return Neg(Call("softplus", (_negated(u),), expr.span), expr.span)
+    if isinstance(argument, Sub) and argument.left == Num(1.0):
+        u = _sigmoid_argument(argument.right, sigmoids)
+        if u is not None:
+            return Neg(Call("softplus", (u,), expr.span), expr.span)
+    return None
+
+
+def _sigmoid_argument(expr: Expr, sigmoids: dict[str, Expr]) -> Expr | None:
+    if isinstance(expr, Call) and expr.function == "sigmoid":
+        return expr.args[0]
+    if isinstance(expr, Sym):
+        return sigmoids.get(expr.name)
+    return None
 
 
 def _operands(expr: Expr) -> list[Expr]:
@@ -56,15 +90,6 @@ def _stable(expr: Expr) -> Expr:
         # log(1 + e^{u})  ->  softplus(u)
         case Call(function="log", args=(argument,)) if _one_plus_exp(argument):
             return Call("softplus", (_one_plus_exp(argument),), expr.span)
-        # log(sigmoid(u))  ->  -softplus(-u)
-        case Call(function="log", args=(Call(function="sigmoid", args=(u,)),)):
-            return Neg(Call("softplus", (_negated(u),), expr.span), expr.span)
-        # log(1 - sigmoid(u))  ->  -softplus(u)
-        case Call(
-            function="log",
-            args=(Sub(left=Num(value=1.0), right=Call(function="sigmoid", args=(u,))),),
-        ):
-            return Neg(Call("softplus", (u,), expr.span), expr.span)
         # log(e^{a} + e^{b})  ->  logaddexp(a, b)
         case Call(
             function="log",
