@@ -554,7 +554,7 @@ class _Lowerer:
                 raise EqError("a list of values cannot take a power", span)
             piece = _Value(value, span, args, tuple(scripts))
             if value is not None:
-                piece.expr = self._scripts(value, scripts)
+                piece.expr = self._scripts(value, scripts, span)
             return piece
         if kind in ("letter", "greek", "named", "decorated"):
             naming = [s for s in scripts if s.data != "sup" or _is_mark(s.children[0])]
@@ -569,9 +569,9 @@ class _Lowerer:
                         span,
                     )
                 value = symbol
-            return _Value(self._scripts(value, powers), span)
+            return _Value(self._scripts(value, powers, span), span)
         value = self._base_value(base, span)
-        return _Value(self._scripts(value, scripts), span)
+        return _Value(self._scripts(value, scripts, span), span)
 
     def _constant(self, base: Tree, naming: list[Tree]) -> Const | None:
         """`e` and `\\pi` are constants unless the document makes them variables."""
@@ -595,7 +595,7 @@ class _Lowerer:
                 power = self._arg(script.children[0])
             else:
                 raise EqError(f"unsupported script on {latex}", self.span(script))
-        if power is not None and power == Neg(Num(1.0)) and function in _INVERSE:
+        if power == Num(-1.0) and function in _INVERSE:  # \\sin^{-1} x is arcsin
             function, power = _INVERSE[function], None
         return _Head(function, latex, span, power, log_base)
 
@@ -653,13 +653,13 @@ class _Lowerer:
             raise EqError("expected one expression in these braces", self.span(arg))
         return self._arg_item(inner[0])
 
-    def _scripts(self, value: Expr, scripts: Iterable[Tree]) -> Expr:
+    def _scripts(self, value: Expr, scripts: Iterable[Tree], span: Span) -> Expr:
         for script in scripts:
-            value = self._script(value, script)
+            value = self._script(value, script, span)
         return value
 
-    def _script(self, value: Expr, script: Tree) -> Expr:
-        span = self.span(script)
+    def _script(self, value: Expr, script: Tree, span: Span | None = None) -> Expr:
+        span = span or self.span(script)
         if script.data == "sup" and not _is_mark(script.children[0]):
             exponent = self._arg(script.children[0])
             if isinstance(value, Const) and value.name == "e":

@@ -35,9 +35,12 @@ def command_name(latex: str) -> str:
     return latex.lstrip("\\")
 
 
+_FONT = re.compile(r"\\(mathrm|operatorname|text|mathit|mathsf|mathtt|textrm|textit|mathbf|boldsymbol|bm)\*?")
+
+
 def sanitize(text: str) -> str:
     """Make arbitrary text from `\\mathrm{...}` or a subscript a name fragment."""
-    text = text.replace("\\", "")
+    text = _FONT.sub("", text).replace("\\", "")
     text = text.replace("-", "m").replace("+", "p")
     return _NOT_IDENTIFIER.sub("_", text).strip("_")
 
