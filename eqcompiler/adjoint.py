@@ -10,12 +10,12 @@ then `d_y_star = -d_y`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from .activity import analyze
-from .algebra import ONE, add, is_zero, mul
-from .ir import Assign, Expr, Num, Program, Sym, children, walk
+from .algebra import ONE, ZERO, add, is_zero, mul
+from .ir import Assign, Call, Expr, Neg, Num, Pow, Program, Sym, children, symbols, walk
 from .names import Namer
 from .rules import partials
 
@@ -127,8 +127,51 @@ def _is_atomic(expr: Expr) -> bool:
     return isinstance(expr, (Sym, Num))
 
 
-def used_names(expr: Expr) -> Iterator[str]:
-    """The variable names `expr` reads."""
-    for node in walk(expr):
-        if isinstance(node, Sym):
-            yield node.name
+def derivative_of(assigns: Sequence[Assign], of: Sym, wrt: Sym) -> Expr:
+    """∂of/∂wrt as an expression in forward values (DESIGN.md, "Derivative semantics").
+
+    `wrt` is nudged and the change flows forward through `assigns` (in topological
+    order); if `wrt` is itself computed, its own inputs are held still. The reverse
+    sweep computes it, and its adjoint statements are substituted into each other.
+    """
+    if of.name == wrt.name:
+        return ONE
+    by_name = {a.target.name: a for a in assigns}
+    needed: set[str] = set()
+    stack = [of.name]
+    while stack:
+        name = stack.pop()
+        if name in needed or name == wrt.name or name not in by_name:
+            continue
+        needed.add(name)
+        stack.extend(s.name for s in symbols(by_name[name].value))
+    chain = tuple(a for a in assigns if a.target.name in needed)
+    if not any(wrt.name == s.name for a in chain for s in symbols(a.value)):
+        return ZERO
+    program = Program(chain, (wrt,), by_name[of.name].target, (wrt,))
+    namer = Namer()
+    namer.reserve(*(a.target.name for a in assigns), *(s.name for a in assigns for s in symbols(a.value)))
+    backward = reverse(program, namer)
+    values: dict[str, Expr] = {}
+    for step in backward.steps:
+        values[step.target] = substitute(step.value, values)
+    gradient = backward.gradients[0][1]
+    return ZERO if gradient is None else substitute(gradient, values)
+
+
+def substitute(expr: Expr, values: Mapping[str, Expr]) -> Expr:
+    """`expr` with each symbol named in `values` replaced by its value."""
+    if isinstance(expr, Sym):
+        return values.get(expr.name, expr)
+    operands = children(expr)
+    if not operands:
+        return expr
+    new = [substitute(o, values) for o in operands]
+    match expr:
+        case Pow():
+            return replace(expr, base=new[0], exponent=new[1])
+        case Neg():
+            return replace(expr, operand=new[0])
+        case Call():
+            return replace(expr, args=tuple(new))
+    return replace(expr, left=new[0], right=new[1])

@@ -69,6 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     compile_.add_argument("--wrt", metavar="A,B", help="differentiate by these inputs only")
     compile_.add_argument("--output", metavar="NAME", help="the symbol to compute")
     compile_.set_defaults(run=_compile)
+
+    verify = commands.add_parser(
+        "verify", help="check the derivatives each document states"
+    )
+    verify.add_argument("sources", nargs="+", metavar="SOURCE", help="Markdown or .tex documents")
+    verify.set_defaults(run=_verify)
     return parser
 
 
@@ -98,6 +104,31 @@ def _compile(args: argparse.Namespace) -> int:
         except UsageError as problem:
             raise Usage(str(problem)) from None
         _write(out, module)
+    return status
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from .driver import load
+    from .verify import verify
+
+    texts = {Path(s): _read(Path(s)) for s in args.sources}
+    status = EXIT_OK
+    for source, text in texts.items():
+        lines_of = {str(source): text.splitlines()}
+        try:
+            loaded = load(text, str(source))
+            report = verify(loaded.statements, text, loaded.style)
+        except (EqError, EqErrors) as problem:
+            _report(problem, lines_of)
+            status = EXIT_SOURCE
+            continue
+        _report(EqErrors([*report.wrong, *report.problems]), lines_of)
+        if report.wrong or any(p.severity == "error" for p in report.problems):
+            status = EXIT_SOURCE
+        summary = f"{source}: {report.checked} claims checked, {len(report.wrong)} wrong"
+        if report.problems:
+            summary += f", {len(report.problems)} not checked"
+        print(summary)
     return status
 
 

@@ -13,7 +13,8 @@ from .backends import BACKENDS
 from .codegen import SourceInfo, generate
 from .errors import EqError, EqErrors
 from .ir import Program, Statement
-from .lower import Parsed, lower
+from .latex import Style
+from .lower import Notation, Parsed, lower, read_notation
 from .parse import parse
 from .program import Choice, build
 from .source import Document, extract
@@ -35,6 +36,15 @@ class Loaded:
 
     document: Document
     statements: tuple[Statement, ...]
+    notation: Notation
+
+    @property
+    def style(self) -> Style:
+        """How LaTeX written back for this document spells sigma and e."""
+        return Style(
+            sigma_is_function=not self.notation.is_variable("\\sigma"),
+            e_is_constant=not self.notation.is_variable("e"),
+        )
 
 
 def load(text: str, path: str) -> Loaded:
@@ -47,14 +57,15 @@ def load(text: str, path: str) -> Loaded:
             parsed.append(Parsed(block, parse(block)))
         except EqError as error:
             errors.append(error)
+    notation = read_notation(parsed, document.settings)
     try:
-        statements = lower(parsed, document.settings)
+        statements = lower(parsed, notation)
     except EqErrors as group:
         errors.extend(group.errors)
         statements = ()
     if errors:
         raise EqErrors(errors)
-    return Loaded(document, statements)
+    return Loaded(document, statements, notation)
 
 
 def program_of(loaded: Loaded, options: Options) -> Program:

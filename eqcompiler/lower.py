@@ -119,9 +119,8 @@ class Parsed:
     tree: Tree
 
 
-def lower(parsed: Sequence[Parsed], settings: Settings) -> tuple[Statement, ...]:
+def lower(parsed: Sequence[Parsed], notation: Notation) -> tuple[Statement, ...]:
     """All assignments and claims of a document, in document order."""
-    notation = read_notation(parsed, settings)
     statements: list[Statement] = []
     errors: list[EqError] = []
     for item in parsed:

@@ -27,7 +27,7 @@ from markdown_it import MarkdownIt
 from markdown_it.rules_block import StateBlock
 from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
-from mdit_py_plugins.amsmath import amsmath_block, amsmath_plugin
+from mdit_py_plugins.amsmath import amsmath_plugin
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.dollarmath.index import math_inline_dollar
 from mdit_py_plugins.front_matter import front_matter_plugin
@@ -187,7 +187,6 @@ def _markdown() -> MarkdownIt:
         allow_space=False, allow_digits=False, allow_double=True
     )
     md.inline.ruler.at("math_inline", _recording_start(inline_dollar))
-    md.block.ruler.at("amsmath", _to_blank_line(amsmath_block), _CAN_INTERRUPT)
     md.block.ruler.before(
         "fence", "math_block_brackets", _bracket_block, _CAN_INTERRUPT
     )
@@ -218,30 +217,6 @@ def _recording_start(
         return found
 
     return recorded
-
-
-def _to_blank_line(
-    rule: Callable[[StateBlock, int, int, bool], bool],
-) -> Callable[[StateBlock, int, int, bool], bool]:
-    """`rule` (amsmath's) seeing only the lines up to the next blank one.
-
-    Display math holds no blank line, and an environment left open would otherwise
-    make amsmath search to the end of the document from every `\\begin` line.
-    """
-
-    def bounded(
-        state: StateBlock, start_line: int, end_line: int, silent: bool
-    ) -> bool:
-        if not state.src.startswith(
-            "\\begin", state.bMarks[start_line] + state.tShift[start_line]
-        ):
-            return False
-        stop = start_line + 1
-        while stop < end_line and not state.isEmpty(stop):
-            stop += 1
-        return rule(state, start_line, stop, silent)
-
-    return bounded
 
 
 def _bracket_block(
