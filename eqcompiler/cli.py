@@ -68,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     compile_.add_argument("--backend", choices=("numpy", "math"), help="default: numpy")
     compile_.add_argument("--wrt", metavar="A,B", help="differentiate by these inputs only")
     compile_.add_argument("--output", metavar="NAME", help="the symbol to compute")
+    compile_.add_argument(
+        "-q", "--quiet", action="store_true", help="no warnings about the document's claims"
+    )
     compile_.set_defaults(run=_compile)
 
     verify = commands.add_parser(
@@ -79,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _compile(args: argparse.Namespace) -> int:
-    from .driver import Options, compile_text
+    from .driver import Options, compile_document
     from .program import UsageError
 
     sources = [Path(s) for s in args.sources]
@@ -96,14 +99,16 @@ def _compile(args: argparse.Namespace) -> int:
         shown = _shown_path(source, out)
         regenerate = _regenerate_options(args)
         try:
-            module = compile_text(text, str(source), options, shown, regenerate)
+            compiled = compile_document(text, str(source), options, shown, regenerate)
         except (EqError, EqErrors) as problem:
             _report(problem, {str(source): text.splitlines()})
             status = EXIT_SOURCE
             continue
         except UsageError as problem:
             raise Usage(str(problem)) from None
-        _write(out, module)
+        if compiled.warnings and not args.quiet:
+            _report(EqErrors(compiled.warnings), {str(source): text.splitlines()})
+        _write(out, compiled.module)
     return status
 
 

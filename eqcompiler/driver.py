@@ -7,18 +7,19 @@ gathers the errors of independent blocks so that one run reports them all.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .backends import BACKENDS
 from .codegen import SourceInfo, generate
 from .errors import EqError, EqErrors
 from .ir import Program, Statement
 from .latex import Style
-from .lower import Notation, Parsed, lower, read_notation
+from .lower import Notation, Parsed, lower, read_notation, readings
 from .parse import parse
 from .program import Choice, build
 from .source import Document, extract
 from .stable import stabilize
+from .verify import verify
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,7 @@ class Loaded:
     document: Document
     statements: tuple[Statement, ...]
     notation: Notation
+    notes: tuple[EqError, ...] = ()
 
     @property
     def style(self) -> Style:
@@ -65,7 +67,7 @@ def load(text: str, path: str) -> Loaded:
         statements = ()
     if errors:
         raise EqErrors(errors)
-    return Loaded(document, statements, notation)
+    return Loaded(document, statements, notation, readings(parsed, notation))
 
 
 def program_of(loaded: Loaded, options: Options) -> Program:
@@ -87,12 +89,30 @@ def backend_of(loaded: Loaded, options: Options) -> str:
     return options.backend or loaded.document.settings.backend or "numpy"
 
 
-def compile_text(
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """A generated module, and what the document should hear about (wrong claims, notes)."""
+
+    module: str
+    warnings: tuple[EqError, ...]
+
+
+def compile_document(
     text: str, path: str, options: Options, shown_path: str, regenerate: str = ""
-) -> str:
-    """The generated module for the document `text` (read from `path`)."""
+) -> Compiled:
+    """Compile the document `text` (read from `path`), and check its claims."""
     loaded = load(text, path)
     program = program_of(loaded, options)
     backend = BACKENDS[backend_of(loaded, options)]
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return generate(program, backend, SourceInfo(shown_path, digest, regenerate))
+    module = generate(program, backend, SourceInfo(shown_path, digest, regenerate))
+    report = verify(loaded.statements, text, loaded.style)
+    wrong = tuple(replace(error, severity="warning") for error in report.wrong)
+    return Compiled(module, wrong + loaded.notes)
+
+
+def compile_text(
+    text: str, path: str, options: Options, shown_path: str, regenerate: str = ""
+) -> str:
+    """The generated module for the document `text` (read from `path`)."""
+    return compile_document(text, path, options, shown_path, regenerate).module

@@ -177,6 +177,84 @@ def read_notation(parsed: Sequence[Parsed], settings: Settings) -> Notation:
     )
 
 
+def readings(parsed: Sequence[Parsed], notation: Notation) -> tuple[EqError, ...]:
+    """Notes where the document could mean either reading of DESIGN.md's table."""
+    notes: list[EqError] = []
+    e_noted = False
+    # \sigma applied reads as the sigmoid; with a \sigma_1 or \sigma^{2} nearby, the
+    # author may mean a variable
+    sigma_noted = not any(
+        _base(part).data == "greek"
+        and str(_base(part).children[0]) == "\\sigma"
+        and len(part.children) > 1
+        for item in parsed
+        for part in item.tree.find_data("item")
+    )
+    for item in parsed:
+        lowerer = _Lowerer(item.block, notation)
+        for juxt in item.tree.find_data("juxt"):
+            items = _trees(juxt)
+            for i, part in enumerate(items):
+                base = _base(part)
+                follows = items[i + 1 :]
+                if not sigma_noted and _plain_greek(part) and "\\sigma" not in (
+                    notation.functions | notation.variables | notation.assigned
+                ):
+                    sigma_noted = True
+                    notes.append(
+                        EqError(
+                            "\\sigma(...) is read as the logistic sigmoid; if \\sigma is a "
+                            "variable here, say so in the front matter: variables: ['\\sigma']",
+                            lowerer.span(part),
+                            severity="note",
+                        )
+                    )
+                elif (
+                    not e_noted
+                    and base.data == "letter"
+                    and str(base.children[0]) == "e"
+                    and len(part.children) == 1
+                    and not notation.is_variable("e")
+                    and "e" not in notation.functions
+                ):
+                    e_noted = True
+                    notes.append(
+                        EqError(
+                            "e is read as Euler's number 2.718...; if e is a variable "
+                            "here, say so in the front matter: variables: [e]",
+                            lowerer.span(part),
+                            severity="note",
+                        )
+                    )
+                elif base.data == "func" and len(part.children) == 1 and _product_argument(
+                    follows
+                ):
+                    name = str(base.children[0])
+                    notes.append(
+                        EqError(
+                            f"{name} applies to the whole product after it; write "
+                            f"{name}(...) with parentheses to make the argument explicit",
+                            lowerer.span(part),
+                            severity="note",
+                        )
+                    )
+    return tuple(notes)
+
+
+def _product_argument(follows: list[Tree]) -> bool:
+    """A function head without parentheses followed by two or more plain factors."""
+    if not follows or _is_paren(follows[0]):
+        return False
+    plain = 0
+    for item in follows:
+        if _base(item).data in ("func", "partial"):
+            break
+        plain += 1
+    return plain >= 2 and not (
+        plain == 2 and _base(follows[0]).data == "number"
+    )
+
+
 def _lhs_symbol(expr: Tree) -> tuple[str, bool] | None:
     """The canonical LaTeX of a left side `y` or `f(x, y)`, and whether it is `f(..)`."""
     if expr.data != "juxt":

@@ -199,10 +199,10 @@ def _markdown() -> MarkdownIt:
 _CAN_INTERRUPT = {"alt": ["paragraph", "reference", "blockquote", "list"]}
 
 
-def _children(token: Token) -> list[Token]:
+def _children(token: Token, env: dict[str, Any]) -> list[Token]:
     """The inline tokens of `token` (a paragraph's or heading's text)."""
     children: list[Token] = []
-    _markdown().inline.parse(token.content, _markdown(), {}, children)
+    _markdown().inline.parse(token.content, _markdown(), env, children)
     return children
 
 
@@ -270,7 +270,8 @@ def _bracket_block(
 def _from_markdown(
     text: str, lines: Sequence[str], path: str
 ) -> tuple[Settings, list[MathBlock], list[Heading]]:
-    tokens = _markdown().parse(text)
+    env: dict[str, Any] = {}  # link references, for inline parsing
+    tokens = _markdown().parse(text, env)
     settings = Settings()
     blocks: list[MathBlock] = []
     headings: list[Heading] = []
@@ -279,17 +280,17 @@ def _from_markdown(
         if token.type == "front_matter":
             settings = _front_matter(token.content, path)
         elif token.type == "heading_open" and token.map:
-            heading = _plain(_children(tokens[index + 1]))
+            heading = _plain(_children(tokens[index + 1], env))
             headings.append(Heading(token.map[0] + 1, int(token.tag[1:]), heading))
         previous = tokens[index - 1].type if index else ""
-        for segments in _math_segments(token, previous, lines):
+        for segments in _math_segments(token, previous, lines, env):
             if block := _block(path, lines, segments, heading):
                 blocks.append(block)
     return settings, blocks, headings
 
 
 def _math_segments(
-    token: Token, previous: str, lines: Sequence[str]
+    token: Token, previous: str, lines: Sequence[str], env: dict[str, Any]
 ) -> Iterator[list[_Segment]]:
     """The line pieces of each math block that `token` holds."""
     if not token.map:
@@ -305,7 +306,7 @@ def _math_segments(
     elif token.type == "fence" and token.info.split()[:1] == ["math"] and token.content:
         yield _whole_lines(token.map[0] + 1, token.content.removesuffix("\n"), lines)
     elif token.type == "inline" and previous == "paragraph_open":
-        yield from _inline_math(token, lines)
+        yield from _inline_math(token, lines, env)
 
 
 def _delimited(
@@ -351,14 +352,16 @@ def _placed(line: str, piece: str) -> int:
     return at - (len(piece) - len(core)) if at >= 0 else 0
 
 
-def _inline_math(token: Token, lines: Sequence[str]) -> Iterator[list[_Segment]]:
+def _inline_math(
+    token: Token, lines: Sequence[str], env: dict[str, Any]
+) -> Iterator[list[_Segment]]:
     """`$$...$$` written inside a paragraph: display math in kramdown's reading."""
     assert token.map is not None
     source = token.content
     if "$$" not in source:
         return
     starts: list[int] = []
-    for child in _children(token):
+    for child in _children(token, env):
         start = child.meta.get("start") if child.type == "math_inline_double" else None
         if (
             start is None
@@ -471,8 +474,11 @@ def _load_yaml(content: str, path: str) -> tuple[yaml.Node | None, Any]:
             f"invalid YAML in the front matter: character {character} is not allowed"
         )
         raise EqError(message, Span.point(path, line, col)) from None
-    except (yaml.YAMLError, RecursionError) as error:
+    except yaml.YAMLError as error:
         message = f"invalid YAML in the front matter: {error}"
+        raise EqError(message, Span.point(path, _YAML_LINE, 1)) from None
+    except RecursionError:
+        message = "invalid YAML in the front matter: it is nested too deeply"
         raise EqError(message, Span.point(path, _YAML_LINE, 1)) from None
 
 
@@ -700,8 +706,10 @@ def _tex_close(text: str, pos: int, closer: str) -> tuple[int, int, list[int]] |
             continue
         if match.group("env") is not None:
             token = f"\\end{{{match.group('env').strip()}}}"
-        if token == closer or (closer == "$" and token == "$$"):
-            return match.start(), match.start() + len(closer), comments
+        if token == closer:
+            return match.start(), match.end(), comments
+        if closer == "$" and token == "$$":  # `$a$$b$`: two inline maths
+            return match.start(), match.start() + 1, comments
         pos = match.end()
     return None
 
