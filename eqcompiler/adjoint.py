@@ -80,7 +80,9 @@ class _Sweep:
         local = partials(node, out)
         done = None
         if len(live) > 1 and not _is_atomic(adjoint):
-            adjoint, done = self._share(adjoint, [(i, operands[i], local[i]) for i in live])
+            adjoint, done = self._share(
+                adjoint, [(i, operands[i], local[i]) for i in live]
+            )
         for i in live:
             if i == done:
                 continue
@@ -150,7 +152,10 @@ def derivative_of(assigns: Sequence[Assign], of: Sym, wrt: Sym) -> Expr:
         return ZERO
     program = Program(chain, (wrt,), by_name[of.name].target, (wrt,))
     namer = Namer()
-    namer.reserve(*(a.target.name for a in assigns), *(s.name for a in assigns for s in symbols(a.value)))
+    namer.reserve(
+        *(a.target.name for a in assigns),
+        *(s.name for a in assigns for s in symbols(a.value)),
+    )
     backward = reverse(program, namer)
     values: dict[str, Expr] = {}
     for step in backward.steps:

@@ -138,7 +138,9 @@ class _Printer:
                 return f"{self._at(left, _ADD)} + {self._at(right, _ADD)}", _ADD
             case Sub(left=left, right=right):
                 return f"{self._at(left, _ADD)} - {self._at(right, _ADD + 1)}", _ADD
-            case Mul(left=left, right=Compare() as test) if not isinstance(left, Compare):
+            case Mul(left=left, right=Compare() as test) if not isinstance(
+                left, Compare
+            ):
                 # a number times a truth value is a number: no conversion needed
                 return f"{self._at(left, _MUL)} * {self._test(test)}", _MUL
             case Mul(left=left, right=Pow(base=base, exponent=Num(value=-1.0))):
@@ -147,8 +149,11 @@ class _Printer:
                 return f"{self._at(left, _MUL)} * {self._at(right, _MUL)}", _MUL
             case Div(left=left, right=right):
                 return f"{self._at(left, _MUL)} / {self._at(right, _MUL + 1)}", _MUL
+            case Neg(operand=Neg(operand=operand)):
+                return self._print(operand)  # exact in floating point too
             case Neg(operand=operand):
-                return f"-{self._at(operand, _NEG)}", _NEG
+                text = self._at(operand, _NEG)
+                return f"-({text})" if text.startswith("-") else f"-{text}", _NEG
             case Pow(base=base, exponent=Num(value=-1.0)):
                 return f"1 / {self._at(base, _MUL + 1)}", _MUL
             case Pow(base=base, exponent=exponent):
@@ -170,7 +175,9 @@ class _Printer:
         if isinstance(expr, Num):
             value = expr.value
             if value < 0 and value == int(value):
-                return f"{value:.1f}"  # an integer array cannot take a negative int power
+                return (
+                    f"{value:.1f}"  # an integer array cannot take a negative int power
+                )
             return _number(value)
         text, own = self._print(expr)
         return text if own == _ATOM else f"({text})"

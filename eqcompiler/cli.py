@@ -55,29 +55,62 @@ def _parser() -> argparse.ArgumentParser:
         prog="eqcompiler",
         description="Compile documents of equations into forward and backward Python code.",
     )
-    parser.add_argument("--version", action="version", version=f"eqcompiler {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"eqcompiler {__version__}"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     compile_ = commands.add_parser(
         "compile", help="write the Python module of each document"
     )
-    compile_.add_argument("sources", nargs="+", metavar="SOURCE", help="Markdown or .tex documents")
     compile_.add_argument(
-        "-o", "--out", metavar="OUT", help="output file (default: SOURCE with .py; - for stdout)"
+        "sources", nargs="+", metavar="SOURCE", help="Markdown or .tex documents"
+    )
+    compile_.add_argument(
+        "-o",
+        "--out",
+        metavar="OUT",
+        help="output file (default: SOURCE with .py; - for stdout)",
     )
     compile_.add_argument("--backend", choices=("numpy", "math"), help="default: numpy")
-    compile_.add_argument("--wrt", metavar="A,B", help="differentiate by these inputs only")
+    compile_.add_argument(
+        "--wrt", metavar="A,B", help="differentiate by these inputs only"
+    )
     compile_.add_argument("--output", metavar="NAME", help="the symbol to compute")
     compile_.add_argument(
-        "-q", "--quiet", action="store_true", help="no warnings about the document's claims"
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no warnings about the document's claims",
     )
     compile_.set_defaults(run=_compile)
 
     verify = commands.add_parser(
         "verify", help="check the derivatives each document states"
     )
-    verify.add_argument("sources", nargs="+", metavar="SOURCE", help="Markdown or .tex documents")
+    verify.add_argument(
+        "sources", nargs="+", metavar="SOURCE", help="Markdown or .tex documents"
+    )
     verify.set_defaults(run=_verify)
+
+    explain = commands.add_parser(
+        "explain", help="write the derivation of the gradients as a Markdown document"
+    )
+    explain.add_argument("source", metavar="SOURCE", help="a Markdown or .tex document")
+    explain.add_argument(
+        "-o", "--out", metavar="OUT.md", help="default: standard output; - for stdout"
+    )
+    explain.add_argument("--wrt", metavar="A,B", help="explain these gradients only")
+    explain.add_argument("--output", metavar="NAME", help="the symbol to differentiate")
+    explain.set_defaults(run=_explain)
+
+    graph = commands.add_parser("graph", help="draw the computational graph")
+    graph.add_argument("source", metavar="SOURCE", help="a Markdown or .tex document")
+    graph.add_argument(
+        "-o", "--out", metavar="OUT.svg|.png|.dot", help="default: SOURCE with .svg"
+    )
+    graph.add_argument("--output", metavar="NAME", help="the symbol the graph ends in")
+    graph.set_defaults(run=_graph)
     return parser
 
 
@@ -88,10 +121,7 @@ def _compile(args: argparse.Namespace) -> int:
     sources = [Path(s) for s in args.sources]
     if args.out and len(sources) > 1:
         raise Usage("-o/--out takes one SOURCE; give each document its own run")
-    wrt = tuple(w.strip() for w in args.wrt.split(",") if w.strip()) if args.wrt else None
-    if args.wrt is not None and not wrt:
-        raise Usage("--wrt needs at least one input name")
-    options = Options(backend=args.backend, output=args.output, wrt=wrt)
+    options = Options(backend=args.backend, output=args.output, wrt=_names(args.wrt))
     texts = {source: _read(source) for source in sources}
     status = EXIT_OK
     for source, text in texts.items():
@@ -101,13 +131,13 @@ def _compile(args: argparse.Namespace) -> int:
         try:
             compiled = compile_document(text, str(source), options, shown, regenerate)
         except (EqError, EqErrors) as problem:
-            _report(problem, {str(source): text.splitlines()})
+            _report(problem, {str(source): _lines(text)})
             status = EXIT_SOURCE
             continue
         except UsageError as problem:
             raise Usage(str(problem)) from None
         if compiled.warnings and not args.quiet:
-            _report(EqErrors(compiled.warnings), {str(source): text.splitlines()})
+            _report(EqErrors(compiled.warnings), {str(source): _lines(text)})
         _write(out, compiled.module)
     return status
 
@@ -119,10 +149,10 @@ def _verify(args: argparse.Namespace) -> int:
     texts = {Path(s): _read(Path(s)) for s in args.sources}
     status = EXIT_OK
     for source, text in texts.items():
-        lines_of = {str(source): text.splitlines()}
+        lines_of = {str(source): _lines(text)}
         try:
             loaded = load(text, str(source))
-            report = verify(loaded.statements, text, loaded.style)
+            report = verify(loaded.statements, loaded.document.text, loaded.style)
         except (EqError, EqErrors) as problem:
             _report(problem, lines_of)
             status = EXIT_SOURCE
@@ -130,11 +160,81 @@ def _verify(args: argparse.Namespace) -> int:
         _report(EqErrors([*report.wrong, *report.problems]), lines_of)
         if report.wrong or any(p.severity == "error" for p in report.problems):
             status = EXIT_SOURCE
-        summary = f"{source}: {report.checked} claims checked, {len(report.wrong)} wrong"
+        summary = (
+            f"{source}: {report.checked} claims checked, {len(report.wrong)} wrong"
+        )
         if report.problems:
             summary += f", {len(report.problems)} not checked"
         print(summary)
     return status
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from .driver import Options, load, program_of
+    from .explain import explain
+    from .program import UsageError
+
+    source = Path(args.source)
+    text = _read(source)
+    options = Options(output=args.output, wrt=_names(args.wrt))
+    try:
+        loaded = load(text, str(source))
+        program = program_of(loaded, options)
+    except (EqError, EqErrors) as problem:
+        _report(problem, {str(source): _lines(text)})
+        return EXIT_SOURCE
+    except UsageError as problem:
+        raise Usage(str(problem)) from None
+    out = None if args.out in (None, "-") else Path(args.out)
+    settings = loaded.document.settings
+    declarations = {"functions": settings.functions, "variables": settings.variables}
+    _write(out, explain(program, loaded.style, _shown_path(source, out), declarations))
+    return EXIT_OK
+
+
+def _graph(args: argparse.Namespace) -> int:
+    from .diagram import dot_source, have_dot, render
+    from .driver import Options, load, program_of
+    from .program import UsageError
+
+    source = Path(args.source)
+    out = Path(args.out) if args.out else source.with_suffix(".svg")
+    fmt = out.suffix.lstrip(".").lower() if str(out) != "-" else "dot"
+    if fmt not in ("svg", "png", "dot", "gv"):
+        raise Usage(f"{out}: the graph is written as .svg, .png or .dot")
+    text = _read(source)
+    try:
+        program = program_of(load(text, str(source)), Options(output=args.output))
+    except (EqError, EqErrors) as problem:
+        _report(problem, {str(source): _lines(text)})
+        return EXIT_SOURCE
+    except UsageError as problem:
+        raise Usage(str(problem)) from None
+    loaded_style = load(text, str(source)).style
+    dot = dot_source(program, loaded_style)
+    if fmt in ("dot", "gv"):
+        _write(None if str(out) == "-" else out, dot)
+        return EXIT_OK
+    if not have_dot():
+        fallback = out.with_suffix(".dot")
+        _write(fallback, dot)
+        print(
+            f"eqcompiler: Graphviz's dot is not installed, so {fallback} holds the graph "
+            "as DOT text; install Graphviz (e.g. apt-get install graphviz) to draw it",
+            file=sys.stderr,
+        )
+        return EXIT_OK
+    _write_bytes(out, render(dot, fmt))
+    return EXIT_OK
+
+
+def _names(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise Usage("--wrt needs at least one input name")
+    return names
 
 
 def _regenerate_options(args: argparse.Namespace) -> str:
@@ -150,7 +250,9 @@ def _regenerate_options(args: argparse.Namespace) -> str:
 
 def _read(source: Path) -> str:
     if str(source) == "-":
-        raise Usage("reading a document from standard input is not supported; name a file")
+        raise Usage(
+            "reading a document from standard input is not supported; name a file"
+        )
     if not source.exists():
         raise Usage(f"{source}: no such file")
     if source.is_dir():
@@ -164,7 +266,9 @@ def _read(source: Path) -> str:
     except UnicodeDecodeError as problem:
         line = data.count(b"\n", 0, problem.start) + 1
         col = problem.start - (data.rfind(b"\n", 0, problem.start) + 1) + 1
-        error = EqError("this file is not UTF-8 text", Span.point(str(source), line, col))
+        error = EqError(
+            "this file is not UTF-8 text", Span.point(str(source), line, col)
+        )
         _report(error, {str(source): data.decode("utf-8", "replace").splitlines()})
         raise _Exit(EXIT_SOURCE) from None
 
@@ -194,6 +298,12 @@ def _shown_path(source: Path, out: Path | None) -> str:
     return Path(relative).as_posix()
 
 
+def _lines(text: str) -> list[str]:
+    """The document's lines as positions count them (see source.py)."""
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    return text.split("\n")
+
+
 def _report(problem: EqError | EqErrors, lines_of: dict[str, list[str]]) -> None:
     errors = problem.errors if isinstance(problem, EqErrors) else (problem,)
     for error in errors:
@@ -205,16 +315,23 @@ def _write(out: Path | None, text: str) -> None:
     if out is None:
         sys.stdout.write(text)
         return
+    _write_bytes(out, text.encode("utf-8"))
+
+
+def _write_bytes(out: Path, data: bytes) -> None:
+    """Write `data` to OUT atomically."""
     folder = out.parent if str(out.parent) else Path(".")
     if out.is_dir():
         raise Usage(f"{out}: is a directory; give a file name with -o")
     try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=folder)
+        handle, temporary = tempfile.mkstemp(
+            prefix=f".{out.name}.", suffix=".tmp", dir=folder
+        )
     except OSError as problem:
         raise Usage(f"{out}: cannot write: {problem.strerror}") from None
     try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
         os.chmod(temporary, _file_mode(out))
         os.replace(temporary, out)
     except OSError as problem:

@@ -78,9 +78,12 @@ def program_of(loaded: Loaded, options: Options) -> Program:
         output=options.output or settings.output,
         wrt=options.wrt if options.wrt is not None else settings.wrt,
         inputs=settings.inputs,
-        output_span=None if options.output else spans.get("output"),
-        wrt_span=None if options.wrt is not None else spans.get("wrt"),
-        inputs_span=spans.get("inputs"),
+        spans={
+            key: span
+            for key, span in spans.items()
+            if not (key.startswith("output") and options.output)
+            and not (key.startswith("wrt") and options.wrt is not None)
+        },
     )
     return stabilize(build(loaded.statements, choice, loaded.document.path))
 
@@ -106,7 +109,7 @@ def compile_document(
     backend = BACKENDS[backend_of(loaded, options)]
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     module = generate(program, backend, SourceInfo(shown_path, digest, regenerate))
-    report = verify(loaded.statements, text, loaded.style)
+    report = verify(loaded.statements, loaded.document.text, loaded.style)
     wrong = tuple(replace(error, severity="warning") for error in report.wrong)
     return Compiled(module, wrong + loaded.notes)
 

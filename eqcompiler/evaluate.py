@@ -90,7 +90,9 @@ def evaluate(
     return float(value)
 
 
-def _value(expr: Expr, env: Mapping[str, float], derivative: DerivativeValue | None) -> float:
+def _value(
+    expr: Expr, env: Mapping[str, float], derivative: DerivativeValue | None
+) -> float:
     def v(e: Expr) -> float:
         return _value(e, env, derivative)
 

@@ -13,7 +13,8 @@ def order(assigns: Sequence[Assign]) -> tuple[Assign, ...]:
     """The assignments so that each comes after those it reads; document order otherwise."""
     index = {a.target.name: i for i, a in enumerate(assigns)}
     reads = [
-        sorted({index[s.name] for s in symbols(a.value) if s.name in index}) for a in assigns
+        sorted({index[s.name] for s in symbols(a.value) if s.name in index})
+        for a in assigns
     ]
     readers: list[list[int]] = [[] for _ in assigns]
     waiting = [len(r) for r in reads]
@@ -35,7 +36,9 @@ def order(assigns: Sequence[Assign]) -> tuple[Assign, ...]:
     return tuple(assigns[i] for i in result)
 
 
-def _cycle_error(assigns: Sequence[Assign], reads: list[list[int]], waiting: list[int]) -> EqError:
+def _cycle_error(
+    assigns: Sequence[Assign], reads: list[list[int]], waiting: list[int]
+) -> EqError:
     """Walk back from a stuck assignment until an assignment repeats: that is a cycle."""
     start = next(i for i, count in enumerate(waiting) if count > 0)
     path: list[int] = []

@@ -139,7 +139,9 @@ class Derivative:
     shape: Shape = SCALAR
 
 
-Expr = Num | Const | Sym | Add | Sub | Mul | Div | Neg | Pow | Call | Compare | Derivative
+Expr = (
+    Num | Const | Sym | Add | Sub | Mul | Div | Neg | Pow | Call | Compare | Derivative
+)
 BINARY = (Add, Sub, Mul, Div, Pow)
 
 

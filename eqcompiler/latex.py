@@ -55,9 +55,9 @@ class Style:
     e_is_constant: bool = True
 
 
-def to_latex(expr: Expr, style: Style = Style()) -> str:
+def to_latex(expr: Expr, style: Style | None = None) -> str:
     """`expr` as LaTeX."""
-    return _Printer(style).print(expr)[0]
+    return _Printer(style or Style()).print(expr)[0]
 
 
 class _Printer:
@@ -83,7 +83,10 @@ class _Printer:
             case Mul():
                 return self._product(expr), _MUL
             case Div(left=left, right=right):
-                return f"\\frac{{{self.print(left)[0]}}}{{{self.print(right)[0]}}}", _ATOM
+                return (
+                    f"\\frac{{{self.print(left)[0]}}}{{{self.print(right)[0]}}}",
+                    _ATOM,
+                )
             case Neg(operand=operand):
                 return f"-{self.at(operand, _MUL)}", _NEG
             case Pow(base=base, exponent=exponent):
@@ -111,7 +114,9 @@ class _Printer:
             if isinstance(factor, Num) or (isinstance(factor, Neg)):
                 parts.append(" \\cdot " + text)
             elif isinstance(previous, Num) and not text.startswith("\\frac"):
-                parts.append(text if text[0] in "(\\" or text[0].isalpha() else " " + text)
+                parts.append(
+                    text if text[0] in "(\\" or text[0].isalpha() else " " + text
+                )
             else:
                 parts.append("\\, " + text)
         return "".join(parts)

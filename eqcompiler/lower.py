@@ -68,6 +68,8 @@ _NAMED_FUNCTIONS = {
     "ln": "log",
     "sqrt": "sqrt",
     "abs": "abs",
+    "sign": "sign",
+    "sgn": "sign",
     "tanh": "tanh",
     "sinh": "sinh",
     "cosh": "cosh",
@@ -197,8 +199,11 @@ def readings(parsed: Sequence[Parsed], notation: Notation) -> tuple[EqError, ...
             for i, part in enumerate(items):
                 base = _base(part)
                 follows = items[i + 1 :]
-                if not sigma_noted and _plain_greek(part) and "\\sigma" not in (
-                    notation.functions | notation.variables | notation.assigned
+                if (
+                    not sigma_noted
+                    and _plain_greek(part)
+                    and "\\sigma"
+                    not in (notation.functions | notation.variables | notation.assigned)
                 ):
                     sigma_noted = True
                     notes.append(
@@ -226,8 +231,10 @@ def readings(parsed: Sequence[Parsed], notation: Notation) -> tuple[EqError, ...
                             severity="note",
                         )
                     )
-                elif base.data == "func" and len(part.children) == 1 and _product_argument(
-                    follows
+                elif (
+                    base.data == "func"
+                    and len(part.children) == 1
+                    and _product_argument(follows)
                 ):
                     name = str(base.children[0])
                     notes.append(
@@ -250,9 +257,7 @@ def _product_argument(follows: list[Tree]) -> bool:
         if _base(item).data in ("func", "partial"):
             break
         plain += 1
-    return plain >= 2 and not (
-        plain == 2 and _base(follows[0]).data == "number"
-    )
+    return plain >= 2 and not (plain == 2 and _base(follows[0]).data == "number")
 
 
 def _lhs_symbol(expr: Tree) -> tuple[str, bool] | None:
@@ -265,7 +270,11 @@ def _lhs_symbol(expr: Tree) -> tuple[str, bool] | None:
         return None
     if len(items) == 1:
         return head, False
-    if len(items) == 2 and _base(items[1]).data == "paren" and len(_trees(items[1])) == 1:
+    if (
+        len(items) == 2
+        and _base(items[1]).data == "paren"
+        and len(_trees(items[1])) == 1
+    ):
         return head, True
     return None
 
@@ -350,12 +359,15 @@ class _Lowerer:
         meta = node.meta
         if getattr(meta, "empty", True):
             return self.block.span((1, 1), (1, 2))
-        return self.block.span((meta.line, meta.column), (meta.end_line, meta.end_column))
+        return self.block.span(
+            (meta.line, meta.column), (meta.end_line, meta.end_column)
+        )
 
     def latex(self, node: Tree) -> str:
         text = self.block.text[node.meta.start_pos : node.meta.end_pos]
+        # a row break and the alignment after it only lay the equation out
+        text = re.sub(r"\\\\(\s*\[[^\]]*\])?(\s*&)?(\s*\\q?quad\b)*", " ", text)
         text = re.sub(r"(?<!\\)&", " ", text)
-        text = re.sub(r"\\\\(\s*\[[^\]]*\])?", " ", text)
         return " ".join(text.split())
 
     # statements
@@ -376,7 +388,9 @@ class _Lowerer:
             return Claim(derivative, rest, self.latex(chain), self.span(chain))
         target = _lhs_symbol(left)
         if target is None:
-            return None  # an identity such as `\sigma'(x) = ...`: not part of the program
+            return (
+                None  # an identity such as `\sigma'(x) = ...`: not part of the program
+            )
         items = _trees(left)
         symbol = self.symbol(items[0])
         params: tuple[Sym, ...] = ()
@@ -390,7 +404,9 @@ class _Lowerer:
         for arg in _trees(_base(paren)):
             items = _trees(arg) if arg.data == "juxt" else []
             if len(items) != 1 or _item_symbol_latex(items[0]) is None:
-                raise EqError("a parameter of f(...) must be one symbol", self.span(arg))
+                raise EqError(
+                    "a parameter of f(...) must be one symbol", self.span(arg)
+                )
             params.append(self.symbol(items[0]))
         return tuple(params)
 
@@ -485,7 +501,9 @@ class _Lowerer:
             return []
         if node.data == "braced":
             inner = _trees(node)
-            return _trees(inner[0]) if len(inner) == 1 and inner[0].data == "juxt" else []
+            return (
+                _trees(inner[0]) if len(inner) == 1 and inner[0].data == "juxt" else []
+            )
         return _trees(node) if node.data == "juxt" else []
 
     def _is_differential_mark(self, item: Tree) -> bool:
@@ -502,7 +520,9 @@ class _Lowerer:
 
     def _juxt(self, items: list[Tree], span: Span) -> Expr:
         pieces = [
-            self._piece(item, applied=_is_paren(items[i + 1]) if i + 1 < len(items) else False)
+            self._piece(
+                item, applied=_is_paren(items[i + 1]) if i + 1 < len(items) else False
+            )
             for i, item in enumerate(items)
         ]
         factors: list[Expr] = []
@@ -562,7 +582,8 @@ class _Lowerer:
         if head.function == "indicator":
             if len(args) != 1 or not isinstance(args[0], Compare):
                 raise EqError(
-                    "an indicator needs a comparison, e.g. \\mathbb{1}(x > 0)", head.span
+                    "an indicator needs a comparison, e.g. \\mathbb{1}(x > 0)",
+                    head.span,
                 )
             return args[0]
         for arg in args:
@@ -615,8 +636,10 @@ class _Lowerer:
                     + ", ".join(sorted(set(_NAMED_FUNCTIONS))),
                     span,
                 )
-        if kind == "greek" and _plain_greek(item) and not self.notation.is_variable(
-            "\\sigma"
+        if (
+            kind == "greek"
+            and _plain_greek(item)
+            and not self.notation.is_variable("\\sigma")
         ):
             return _Head("sigmoid", "\\sigma", span)
         if kind == "frac":
@@ -690,7 +713,9 @@ class _Lowerer:
             return Call("sqrt", (self._arg(base.children[0]),), span)
         if kind == "root":
             degree, radicand = base.children
-            return Pow(self._arg(radicand), Div(Num(1.0), self._expr(degree), span), span)
+            return Pow(
+                self._arg(radicand), Div(Num(1.0), self._expr(degree), span), span
+            )
         if kind == "braced":
             inner = _trees(base)
             if len(inner) != 1:
@@ -699,7 +724,9 @@ class _Lowerer:
         if kind == "abs":
             return Call("abs", (self._expr(_trees(base)[0]),), span)
         if kind == "indicator":
-            raise EqError("an indicator needs a condition, e.g. \\mathbb{1}(x > 0)", span)
+            raise EqError(
+                "an indicator needs a condition, e.g. \\mathbb{1}(x > 0)", span
+            )
         if kind in ("letter", "greek", "named", "decorated"):
             raise EqError("cannot read this symbol", span)
         raise EqError(f"unsupported notation ({kind})", span)
@@ -707,7 +734,9 @@ class _Lowerer:
     def _arg_item(self, node: Tree) -> Expr:
         if node.data == "comparison":
             left, op, right = node.children
-            return Compare(_CMP[str(op)], self._expr(left), self._expr(right), self.span(node))
+            return Compare(
+                _CMP[str(op)], self._expr(left), self._expr(right), self.span(node)
+            )
         return self._expr(node)
 
     def _arg(self, arg: Tree | Token) -> Expr:
@@ -875,7 +904,9 @@ def _base_python(base: Tree) -> str:
         inner = _python_name(_as_item(arg)) if isinstance(arg, Token) else None
         if inner is None:
             items = [i for i in arg.iter_subtrees_topdown() if i.data == "item"]
-            inner = _python_name(items[0]) if items else names.sanitize(_script_text(arg))
+            inner = (
+                _python_name(items[0]) if items else names.sanitize(_script_text(arg))
+            )
         return f"{inner}_{names.ACCENTS[str(accent).strip().lstrip(chr(92))]}"
     token = str(base.children[0])
     if base.data == "named":

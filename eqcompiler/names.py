@@ -35,7 +35,9 @@ def command_name(latex: str) -> str:
     return latex.lstrip("\\")
 
 
-_FONT = re.compile(r"\\(mathrm|operatorname|text|mathit|mathsf|mathtt|textrm|textit|mathbf|boldsymbol|bm)\*?")
+_FONT = re.compile(
+    r"\\(mathrm|operatorname|text|mathit|mathsf|mathtt|textrm|textit|mathbf|boldsymbol|bm)\*?"
+)
 
 
 def sanitize(text: str) -> str:
@@ -47,7 +49,9 @@ def sanitize(text: str) -> str:
 
 def keyword_safe(name: str) -> str:
     """A Python keyword gets a trailing underscore (`lambda` -> `lambda_`)."""
-    return name + "_" if keyword.iskeyword(name) or keyword.issoftkeyword(name) else name
+    return (
+        name + "_" if keyword.iskeyword(name) or keyword.issoftkeyword(name) else name
+    )
 
 
 @dataclass

@@ -58,7 +58,9 @@ class _PostLex:
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
         held: list[Token] = []  # a row break and the spacing after it, undecided
         for token in self._settle(stream):
-            if token.type == "NEWROW" or (held and token.type == "SEP" and token.value != ";"):
+            if token.type == "NEWROW" or (
+                held and token.type == "SEP" and token.value != ";"
+            ):
                 held.append(token)
                 continue
             if held and token.type not in _CONTINUES_ROW:
@@ -135,7 +137,9 @@ def _environment_name(token: Token) -> str:
 def _close_environment(environments: list[Token], end: Token) -> None:
     name = _environment_name(end)
     if not environments:
-        raise _Misplaced(end, f"unmatched \\end{{{name}}}: no \\begin{{{name}}} before it")
+        raise _Misplaced(
+            end, f"unmatched \\end{{{name}}}: no \\begin{{{name}}} before it"
+        )
     opened = _environment_name(environments.pop())
     if opened != name:
         raise _Misplaced(end, f"\\end{{{name}}} closes \\begin{{{opened}}}")

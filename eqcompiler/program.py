@@ -8,8 +8,8 @@ to compute (`wrt`). It works on any slice of statements, not on a whole file.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 from .errors import EqError, EqErrors, Note, Span
 from .graph import order
@@ -23,16 +23,20 @@ class Choice:
     output: str | None = None
     wrt: tuple[str, ...] | None = None
     inputs: tuple[str, ...] | None = None
-    output_span: Span | None = None
-    wrt_span: Span | None = None
-    inputs_span: Span | None = None
+    spans: Mapping[str, Span] = field(default_factory=dict, compare=False)
+
+    def span(self, key: str, name: str | None = None) -> Span | None:
+        """Where the front matter wrote `key` (or one `name` in its list); None: the CLI."""
+        return self.spans.get(f"{key}:{name}") or self.spans.get(key)
 
 
 def build(statements: Sequence[Statement], choice: Choice, path: str) -> Program:
     """The program the assignments among `statements` define."""
     assigns = merge_repeats([s for s in statements if isinstance(s, Assign)])
     if not assigns:
-        raise EqErrors([EqError("no equation to compile in this document", Span.point(path, 1, 1))])
+        raise EqErrors(
+            [EqError("no equation to compile in this document", Span.point(path, 1, 1))]
+        )
     ordered = order(assigns)
     output = _output(ordered, choice, path)
     needed = _ancestors(ordered, output.name)
@@ -70,7 +74,7 @@ def _output(assigns: Sequence[Assign], choice: Choice, path: str) -> Sym:
             raise _choice_error(
                 f"the output {choice.output!r} is not assigned in this document "
                 f"(assigned: {', '.join(by_name)})",
-                choice.output_span,
+                choice.span("output"),
                 path,
             )
         return symbol
@@ -87,7 +91,10 @@ def _output(assigns: Sequence[Assign], choice: Choice, path: str) -> Sym:
                 f"which is the output? {names} are all computed and none is used; "
                 "choose with --output NAME or `output:` in the front matter",
                 sinks[-1].span,
-                tuple(Note(f"{a.target.latex} is computed here", a.span) for a in sinks[:-1]),
+                tuple(
+                    Note(f"{a.target.latex} is computed here", a.span)
+                    for a in sinks[:-1]
+                ),
             )
         ]
     )
@@ -126,14 +133,14 @@ def _inputs(assigns: Sequence[Assign], choice: Choice, path: str) -> tuple[Sym, 
             raise _choice_error(
                 f"{name!r} in inputs is not an input of this computation "
                 f"(inputs: {', '.join(found)})",
-                choice.inputs_span,
+                choice.span("inputs", name),
                 path,
             )
         ordered.append(symbol)
     missing = [s.latex for s in found.values() if s not in ordered]
     if missing:
         raise _choice_error(
-            f"inputs does not list {', '.join(missing)}", choice.inputs_span, path
+            f"inputs does not list {', '.join(missing)}", choice.span("inputs"), path
         )
     return tuple(ordered)
 
@@ -149,7 +156,7 @@ def _wrt(inputs: tuple[Sym, ...], choice: Choice, path: str) -> tuple[Sym, ...]:
             raise _choice_error(
                 f"cannot differentiate with respect to {name!r}: it is not an input "
                 f"(inputs: {', '.join(by_name)})",
-                choice.wrt_span,
+                choice.span("wrt", name),
                 path,
             )
         chosen.append(symbol.name)

@@ -57,13 +57,19 @@ FUNCTIONS: dict[str, Function] = {
             "\\arccos {0}",
         ),
         Function(
-            "arctan", 1, lambda a, out: (div(ONE, add(ONE, _square(a[0]))),), "\\arctan {0}"
+            "arctan",
+            1,
+            lambda a, out: (div(ONE, add(ONE, _square(a[0]))),),
+            "\\arctan {0}",
         ),
         Function(
             "sigmoid", 1, lambda a, out: (mul(out, sub(ONE, out)),), "\\sigma({0})"
         ),
         Function(
-            "softplus", 1, lambda a, out: (call("sigmoid", a[0]),), "\\log(1 + e^{{{0}}})"
+            "softplus",
+            1,
+            lambda a, out: (call("sigmoid", a[0]),),
+            "\\log(1 + e^{{{0}}})",
         ),
         Function(
             "relu", 1, lambda a, out: (Compare(">", a[0], ZERO),), "\\max(0, {0})"

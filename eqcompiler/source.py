@@ -66,7 +66,12 @@ class Heading:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """What the document's front matter asks for (eqcompiler's own keys)."""
+    """What the document's front matter asks for (eqcompiler's own keys).
+
+    `spans` says where each setting is written, for error messages: `spans[key]` is
+    the span of the key's value and, for keys that list names, `spans[f"{key}:{name}"]`
+    the span of one name (`wrt: [w, u]` gives "wrt", "wrt:w" and "wrt:u").
+    """
 
     output: str | None = None
     wrt: tuple[str, ...] | None = None
@@ -77,6 +82,10 @@ class Settings:
     spans: Mapping[str, Span] = field(
         default_factory=lambda: MappingProxyType({}), compare=False
     )
+
+    def span_of(self, key: str, name: str | None = None) -> Span | None:
+        """Where `key` is set, or where it gives `name` if it lists names."""
+        return self.spans.get(f"{key}:{name}") or self.spans.get(key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -527,18 +536,47 @@ def _settings(
     spans: dict[str, Span] = {}
     errors = []
     for key, value in values.items():
-        key_node, value_node = pairs.get(key, (None, None))
-        key_span = (
-            _node_span(path, key_node) if key_node else Span.point(path, _YAML_LINE, 1)
+        _, node = pairs.get(key, (None, None))
+        where = (
+            _node_span(path, node)
+            if node is not None
+            else Span.point(path, _YAML_LINE, 1)
         )
-        spans[key] = key_span
-        where = _node_span(path, value_node) if value_node else key_span
         try:
             fields[key] = _READERS[key](key, value, where)
         except EqError as error:
             errors.append(error)
+            continue
+        if fields[key] is not None:
+            spans[key] = where
+        if node is not None and isinstance(fields[key], tuple):
+            spans.update(_item_spans(path, key, node))
     _raise(errors)
     return Settings(**fields, spans=MappingProxyType(spans))
+
+
+def _item_spans(path: str, key: str, node: yaml.Node) -> dict[str, Span]:
+    """`key:name` -> where `name` is written, in a YAML list or a plain `a, b` text."""
+    if isinstance(node, yaml.SequenceNode):
+        return {
+            f"{key}:{item.value.strip()}": _node_span(path, item)
+            for item in node.value
+            if isinstance(item, yaml.ScalarNode)
+        }
+    start, end = node.start_mark, node.end_mark
+    if node.style is not None or start.line != end.line:
+        return {}  # quoted or folded: the text is not the source
+    spans = {}
+    line, col = start.line + _YAML_LINE, start.column + 1
+    for part in node.value.split(","):
+        name = part.strip()
+        at = col + len(part) - len(part.lstrip())
+        if name:
+            spans[f"{key}:{name}"] = Span(
+                path, Pos(line, at), Pos(line, at + len(name))
+            )
+        col += len(part) + 1
+    return spans
 
 
 def _name(key: str, value: Any, where: Span) -> str | None:
@@ -573,8 +611,8 @@ def _names(key: str, value: Any, where: Span) -> tuple[str, ...] | None:
             )
             raise EqError(message, where)
         if item.strip():
+            _name(key, item, where)  # the same checks as a single name
             names.append(item.strip())
-            _name(key, item, where)
     return tuple(names)
 
 

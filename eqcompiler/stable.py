@@ -11,7 +11,22 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .algebra import neg
-from .ir import Add, Call, Compare, Div, Expr, Mul, Neg, Num, Pow, Program, Sub, Sym, children
+from .ir import (
+    Add,
+    Call,
+    Compare,
+    Div,
+    Expr,
+    Mul,
+    Neg,
+    Num,
+    Pow,
+    Program,
+    Sub,
+    Sym,
+    children,
+)
+
 
 def stabilize(program: Program) -> Program:
     """`program` with each assignment's value in a stable form.

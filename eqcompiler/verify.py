@@ -50,11 +50,14 @@ class Report:
     right: tuple[Claim, ...] = field(default=(), compare=False)
 
 
-def verify(statements: Sequence[Statement], text: str, style: Style = Style()) -> Report:
+def verify(
+    statements: Sequence[Statement], text: str, style: Style | None = None
+) -> Report:
     """Check every claim among `statements` (the document's, in order)."""
+    style = style or Style()
     claims = [s for s in statements if isinstance(s, Claim)]
     assigns = order(merge_repeats([s for s in statements if isinstance(s, Assign)]))
-    checker = _Checker(assigns, text.splitlines(), style)
+    checker = _Checker(assigns, text.split("\n"), style)
     wrong: list[EqError] = []
     problems: list[EqError] = []
     right: list[Claim] = []
@@ -70,11 +73,15 @@ def verify(statements: Sequence[Statement], text: str, style: Style = Style()) -
             problems.append(error)
         else:
             wrong.append(error)
-    return Report(len(claims) - len(problems), tuple(wrong), tuple(problems), tuple(right))
+    return Report(
+        len(claims) - len(problems), tuple(wrong), tuple(problems), tuple(right)
+    )
 
 
 class _Checker:
-    def __init__(self, assigns: tuple[Assign, ...], lines: list[str], style: Style) -> None:
+    def __init__(
+        self, assigns: tuple[Assign, ...], lines: list[str], style: Style
+    ) -> None:
         self.assigns = assigns
         self.by_name = {a.target.name: a for a in assigns}
         self.lines = lines
@@ -151,7 +158,9 @@ class _Checker:
         of, wrt = claim.derivative.of, claim.derivative.wrt
         stated = self._source(side.span) or to_latex(side, self.style)
         written = self._source(claim.derivative.span)
-        message = f"{written} is stated as {stated}, but {self._gives(of, wrt, derived)}"
+        message = (
+            f"{written} is stated as {stated}, but {self._gives(of, wrt, derived)}"
+        )
         hint = self._wrong_factor(side, of, wrt)
         if hint:
             message += f"; {hint}"
@@ -162,7 +171,9 @@ class _Checker:
         value = to_latex(derived, self.style)
         assign = self.by_name.get(of.name)
         if assign is None:
-            return f"{of.latex} is an input, so its derivative by {wrt.latex} is {value}"
+            return (
+                f"{of.latex} is an input, so its derivative by {wrt.latex} is {value}"
+            )
         if derived == Num(0.0) and not self._depends(of.name, wrt.name):
             return f"{assign.latex} does not depend on {wrt.latex}: the derivative is 0"
         direct = any(s.name == wrt.name for s in symbols(assign.value))
@@ -204,7 +215,8 @@ class _Checker:
         odd = []
         for factor in stated:
             match = next(
-                (item for item in unmatched if self._compare(factor, item[2]) is True), None
+                (item for item in unmatched if self._compare(factor, item[2]) is True),
+                None,
             )
             if match is None:
                 odd.append(factor)
@@ -243,7 +255,9 @@ def _edge_name(edge: tuple[Assign, Sym], style: Style) -> str:
     if isinstance(value, Call) and len(value.args) == 1:
         function = to_latex(Call(value.function, (Sym("u", "u"),)), style)
         return f"the derivative of {function.replace('(u)', '').replace('{u}', '{}')}"
-    return f"the derivative of {assign.target.latex} by {operand.latex} in {assign.latex}"
+    return (
+        f"the derivative of {assign.target.latex} by {operand.latex} in {assign.latex}"
+    )
 
 
 def _factors(expr: Expr) -> list[Expr]:

@@ -45,12 +45,12 @@ def compile_source(path: Path, backend: str = "numpy", **options) -> str:
     from eqcompiler.driver import Options, compile_text
 
     text = path.read_text(encoding="utf-8")
-    return compile_text(
-        text, str(path), Options(backend=backend, **options), path.name
-    )
+    return compile_text(text, str(path), Options(backend=backend, **options), path.name)
 
 
-def compile_latex(text: str, backend: str = "numpy", path: str = "doc.md", **options) -> str:
+def compile_latex(
+    text: str, backend: str = "numpy", path: str = "doc.md", **options
+) -> str:
     from eqcompiler.driver import Options, compile_text
 
     return compile_text(text, path, Options(backend=backend, **options), path)
@@ -66,7 +66,9 @@ def build(tmp_path: Path):
     return _build
 
 
-def central_difference(function, point: dict[str, float], name: str, eps: float = 1e-6) -> float:
+def central_difference(
+    function, point: dict[str, float], name: str, eps: float = 1e-6
+) -> float:
     """∂function/∂name at point, by central differences in float64."""
     up = dict(point, **{name: point[name] + eps})
     down = dict(point, **{name: point[name] - eps})

@@ -30,6 +30,8 @@ def test_golden(source: Path, update_goldens: bool):
         assert result.returncode == 0, result.stderr
         assert result.stdout == module.read_text()
     else:
-        assert errors.exists(), f"no golden for {source.name}: run with --update-goldens"
+        assert (
+            errors.exists()
+        ), f"no golden for {source.name}: run with --update-goldens"
         assert result.returncode == 1
         assert result.stderr == errors.read_text()

@@ -13,7 +13,9 @@ from conftest import ROOT
 from docs.invalid.expected import EXPECTED
 
 INVALID = ROOT / "tests" / "docs" / "invalid"
-_LOCATION = re.compile(r"^(?P<path>.+?):(?P<line>\d+):(?P<col>\d+): error: (?P<msg>.*)$", re.M)
+_LOCATION = re.compile(
+    r"^(?P<path>.+?):(?P<line>\d+):(?P<col>\d+): error: (?P<msg>.*)$", re.M
+)
 _NOTE = re.compile(r"^.+?:(?P<line>\d+):(?P<col>\d+): note: ", re.M)
 
 
@@ -43,7 +45,9 @@ def test_invalid_document(name: str, tmp_path: Path):
     # the source line and a caret under the column follow the message
     lines = result.stderr.splitlines()
     caret = lines[2]
-    assert caret.strip().startswith("^") and caret.index("^") - 4 == col - 1, result.stderr
+    assert (
+        caret.strip().startswith("^") and caret.index("^") - 4 == col - 1
+    ), result.stderr
     notes = [(int(m["line"]), int(m["col"])) for m in _NOTE.finditer(result.stderr)]
     for note in expected.notes:
         assert note in notes, result.stderr

@@ -45,7 +45,10 @@ TABLE = [
     ("y = x^{z}", [("y", "x ** z")]),
     ("y = \\sqrt[3]{x} + \\sqrt x", [("y", "x ** (1 / 3) + np.sqrt(x)")]),
     # functions
-    ("y = e^{v} + \\exp(v) + \\exp v + e^v", [("y", "np.exp(v) + np.exp(v) + np.exp(v) + np.exp(v)")]),
+    (
+        "y = e^{v} + \\exp(v) + \\exp v + e^v",
+        [("y", "np.exp(v) + np.exp(v) + np.exp(v) + np.exp(v)")],
+    ),
     ("y = \\log x y", [("y", "np.log(x * y)")]),
     ("y = \\log_{2} x + \\ln x", [("y", "np.log(x) / np.log(2) + np.log(x)")]),
     ("y = \\sin 2x", [("y", "np.sin(2 * x)")]),
@@ -55,18 +58,30 @@ TABLE = [
     ("y = \\sin^{-1} x", [("y", "np.arcsin(x)")]),
     ("y = \\log(x)^2", [("y", "np.log(x) ** 2")]),
     ("y = \\sigma(z)", [("y", "_sigmoid(z)")]),
-    ("y = \\max(0, z) + \\min(a, b, c)", [("y", "np.maximum(0, z) + np.minimum(np.minimum(a, b), c)")]),
-    ("y = |x| + \\lvert z \\rvert + \\left| w \\right|", [("y", "np.abs(x) + np.abs(z) + np.abs(w)")]),
+    (
+        "y = \\max(0, z) + \\min(a, b, c)",
+        [("y", "np.maximum(0, z) + np.minimum(np.minimum(a, b), c)")],
+    ),
+    (
+        "y = |x| + \\lvert z \\rvert + \\left| w \\right|",
+        [("y", "np.abs(x) + np.abs(z) + np.abs(w)")],
+    ),
     ("y = |a|b|c|", [("y", "np.abs(a) * b * np.abs(c)")]),
     ("y = 2|x - 1|", [("y", "2 * np.abs(x - 1)")]),
-    ("y = \\mathrm{lr} \\cdot \\operatorname{softplus}(z)", [("y", "lr * _softplus(z)")]),
+    (
+        "y = \\mathrm{lr} \\cdot \\operatorname{softplus}(z)",
+        [("y", "lr * _softplus(z)")],
+    ),
     ("y = \\operatorname{ReLU}(z) + \\mathrm{relu}(w)", [("y", "_relu(z) + _relu(w)")]),
     ("y = \\mathbb{1}(x \\ge 0) x", [("y", "np.where(x >= 0, 1.0, 0.0) * x")]),
     ("y = x \\mathbb{1}[x > 0]", [("y", "x * (x > 0)")]),
     ("y = \\pi r^2", [("y", "np.pi * r ** 2")]),
     # names
     ("y = y^{*} + y^* + y^\\star", [("y", "y_star + y_star + y_star")]),
-    ("y = x^{(i)} + \\hat{y} + \\bar{x} + \\tilde{x} + z'", [("y", "x_i + y_hat + x_bar + x_tilde + z_prime")]),
+    (
+        "y = x^{(i)} + \\hat{y} + \\bar{x} + \\tilde{x} + z'",
+        [("y", "x_i + y_hat + x_bar + x_tilde + z_prime")],
+    ),
     ("y = \\lambda_1 + \\lambda", [("y", "lambda_1 + lambda_")]),
     ("y = w_{12} + h_{t} + h_t + h_{t-1}", [("y", "w_12 + h_t + h_t + h_tm1")]),
     ("y = \\hat y_1 + \\hat{y}_{2}", [("y", "y_hat_1 + y_hat_2")]),
@@ -84,9 +99,18 @@ TABLE = [
     ("a = b \\text{ and } c = d", [("a", "b"), ("c", "d")]),
     ("a = b \\hspace{1cm} c = d", [("a", "b"), ("c", "d")]),
     ("a = b \\implies c = d \\Rightarrow e = f", [("a", "b"), ("c", "d"), ("e", "f")]),
-    ("\\begin{align} a &= b & c &= d \\\\ e &= f \\end{align}", [("a", "b"), ("c", "d"), ("e", "f")]),
-    ("\\begin{align*} a &= b \\nonumber \\\\ c &= d \\label{eq:c} \\end{align*}", [("a", "b"), ("c", "d")]),
-    ("\\begin{equation} \\begin{split} a &= b \\\\ &\\quad + c \\end{split} \\end{equation}", [("a", "b + c")]),
+    (
+        "\\begin{align} a &= b & c &= d \\\\ e &= f \\end{align}",
+        [("a", "b"), ("c", "d"), ("e", "f")],
+    ),
+    (
+        "\\begin{align*} a &= b \\nonumber \\\\ c &= d \\label{eq:c} \\end{align*}",
+        [("a", "b"), ("c", "d")],
+    ),
+    (
+        "\\begin{equation} \\begin{split} a &= b \\\\ &\\quad + c \\end{split} \\end{equation}",
+        [("a", "b + c")],
+    ),
     ("\\begin{gather} a = b \\\\ c = d \\end{gather}", [("a", "b"), ("c", "d")]),
     ("\\begin{aligned} a &= b \\\\ &= c \\end{aligned}", [("a", "b")]),
     ("a = b % a comment", [("a", "b")]),
@@ -141,7 +165,12 @@ def test_front_matter_declares_sigma_a_variable():
         ("\\frac{\\mathrm{d}u}{\\mathrm{d}w} = x", "u", "w", ["x"]),
         ("\\partial u / \\partial w = x", "u", "w", ["x"]),
         ("\\frac{\\partial y}{\\partial v} = e^{v} = y.", "y", "v", ["np.exp(v)", "y"]),
-        ("\\frac{\\partial \\ell}{\\partial y^{*}} = -2(y - y^{*})", "ell", "y_star", ["-(2 * (y - y_star))"]),
+        (
+            "\\frac{\\partial \\ell}{\\partial y^{*}} = -2(y - y^{*})",
+            "ell",
+            "y_star",
+            ["-(2 * (y - y_star))"],
+        ),
     ],
 )
 def test_claims(latex: str, of: str, wrt: str, sides: list[str]):
@@ -166,7 +195,10 @@ def test_several_claims_per_line():
 def test_positions_point_into_the_document():
     text = "# Title\n\n$$\n\\begin{aligned}\nu &= wx \\\\\n  y &= u^{2}\n\\end{aligned}\n$$\n"
     statements = load(text, "t.md").statements
-    assert [(s.span.start.line, s.span.start.col) for s in statements] == [(5, 1), (6, 3)]
+    assert [(s.span.start.line, s.span.start.col) for s in statements] == [
+        (5, 1),
+        (6, 3),
+    ]
     assert statements[1].value.span.start.col == 8
 
 

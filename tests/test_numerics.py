@@ -26,7 +26,12 @@ def test_finite_at_extremes(name: str, backend: str, tmp_path):
     module = import_module_text(compile_latex(STABLE[name], backend), tmp_path)
     for z in (-1000.0, -30.0, 0.0, 30.0, 1000.0):
         inputs = {"z": z}
-        if "t" in module.forward.__code__.co_varnames[: module.forward.__code__.co_argcount]:
+        if (
+            "t"
+            in module.forward.__code__.co_varnames[
+                : module.forward.__code__.co_argcount
+            ]
+        ):
             inputs["t"] = 0.3
         with warnings.catch_warnings():
             warnings.simplefilter("error")
@@ -41,5 +46,7 @@ def test_numpy_arrays_at_extremes(tmp_path):
     z = np.array([-1000.0, -1.0, 0.0, 1.0, 1000.0])
     with np.errstate(over="raise", divide="raise", invalid="raise"):
         value, gradients = module.value_and_grad(z=z)
-    np.testing.assert_allclose(value, [0.0, 1 / (1 + math.e), 0.5, 1 / (1 + 1 / math.e), 1.0])
+    np.testing.assert_allclose(
+        value, [0.0, 1 / (1 + math.e), 0.5, 1 / (1 + 1 / math.e), 1.0]
+    )
     assert np.all(np.isfinite(gradients.z))

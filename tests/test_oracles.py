@@ -19,7 +19,9 @@ import sympy
 from conftest import ROOT, compile_source, import_module_text
 from docs.oracles import ORACLES, SAMPLES, Oracle
 
-CASES = [(ROOT / "tests" / "docs" / f"{name}.md", oracle) for name, oracle in ORACLES.items()]
+CASES = [
+    (ROOT / "tests" / "docs" / f"{name}.md", oracle) for name, oracle in ORACLES.items()
+]
 CASES += [(ROOT / "samples" / f"{name}.md", oracle) for name, oracle in SAMPLES.items()]
 
 
@@ -29,14 +31,16 @@ def _reference(oracle: Oracle):
     value = sympy.lambdify(symbols, expr, "math")
     grads = {
         name: sympy.lambdify(symbols, sympy.diff(expr, symbol), "math")
-        for name, symbol in zip(oracle.inputs, symbols)
+        for name, symbol in zip(oracle.inputs, symbols, strict=True)
     }
     return value, grads
 
 
 @pytest.mark.parametrize("backend", ["numpy", "math"])
 @pytest.mark.parametrize("path, oracle", CASES, ids=[p.stem for p, _ in CASES])
-def test_scalar_values_and_gradients(path: Path, oracle: Oracle, backend: str, tmp_path):
+def test_scalar_values_and_gradients(
+    path: Path, oracle: Oracle, backend: str, tmp_path
+):
     module = import_module_text(compile_source(path, backend), tmp_path)
     assert list(inspect.signature(module.forward).parameters) == list(oracle.inputs)
     assert module.Gradients._fields == oracle.gradient_names()
@@ -47,7 +51,9 @@ def test_scalar_values_and_gradients(path: Path, oracle: Oracle, backend: str, t
         args = [point[n] for n in oracle.inputs]
         expected = value(*args)
         got, gradients = module.value_and_grad(**point)
-        assert float(module.forward(**point)) == pytest.approx(expected, rel=1e-9, abs=1e-12)
+        assert float(module.forward(**point)) == pytest.approx(
+            expected, rel=1e-9, abs=1e-12
+        )
         assert float(got) == pytest.approx(expected, rel=1e-9, abs=1e-12)
         for name in oracle.gradient_names():
             want = grads[name](*args)
@@ -70,7 +76,10 @@ def test_numpy_arrays_broadcast(path: Path, oracle: Oracle, tmp_path):
         for name in oracle.inputs
     }
     got, gradients = module.value_and_grad(**args)
-    rows = [{n: (p[n] if as_array[n] else points[0][n]) for n in oracle.inputs} for p in points]
+    rows = [
+        {n: (p[n] if as_array[n] else points[0][n]) for n in oracle.inputs}
+        for p in points
+    ]
     want_value = [value(*[r[n] for n in oracle.inputs]) for r in rows]
     np.testing.assert_allclose(got, want_value, rtol=1e-9, atol=1e-12)
     for name in oracle.gradient_names():

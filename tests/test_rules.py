@@ -45,12 +45,32 @@ OPERATIONS = {
     "arccos": ("\\arccos(x) z", sympy.acos(x) * z, UNIT, ANY),
     "arctan": ("\\arctan(x) z", sympy.atan(x) * z, ANY, ANY),
     "sigmoid": ("\\sigma(x z)", 1 / (1 + sympy.exp(-x * z)), ANY, ANY),
-    "softplus": ("\\operatorname{softplus}(x) z", sympy.log(1 + sympy.exp(x)) * z, ANY, ANY),
+    "softplus": (
+        "\\operatorname{softplus}(x) z",
+        sympy.log(1 + sympy.exp(x)) * z,
+        ANY,
+        ANY,
+    ),
     "relu": ("\\operatorname{ReLU}(x) z", sympy.Max(0, x) * z, ANY, ANY),
     "abs": ("|x| z", sympy.Abs(x) * z, ANY, ANY),
-    "logaddexp": ("\\log(e^{x} + e^{z})", sympy.log(sympy.exp(x) + sympy.exp(z)), ANY, ANY),
-    "sigmoid_by_hand": ("\\frac{1}{1 + e^{-x z}}", 1 / (1 + sympy.exp(-x * z)), ANY, ANY),
-    "softplus_by_hand": ("\\log(1 + e^{x}) z", sympy.log(1 + sympy.exp(x)) * z, ANY, ANY),
+    "logaddexp": (
+        "\\log(e^{x} + e^{z})",
+        sympy.log(sympy.exp(x) + sympy.exp(z)),
+        ANY,
+        ANY,
+    ),
+    "sigmoid_by_hand": (
+        "\\frac{1}{1 + e^{-x z}}",
+        1 / (1 + sympy.exp(-x * z)),
+        ANY,
+        ANY,
+    ),
+    "softplus_by_hand": (
+        "\\log(1 + e^{x}) z",
+        sympy.log(1 + sympy.exp(x)) * z,
+        ANY,
+        ANY,
+    ),
     "max": ("\\max(x, z)", sympy.Max(x, z), ANY, ANY),
     "min": ("\\min(x, z)", sympy.Min(x, z), ANY, ANY),
     "indicator": ("\\mathbb{1}(x > 0) z", sympy.Heaviside(x) * z, ANY, ANY),
@@ -67,7 +87,9 @@ COVERS = {
 
 
 def test_every_function_has_a_rule_and_a_test():
-    untested = set(FUNCTIONS) - set(COVERS.values()) - {"sign"}  # sign: only inside abs'
+    untested = (
+        set(FUNCTIONS) - set(COVERS.values()) - {"sign"}
+    )  # sign: only inside abs'
     assert not untested, f"functions without a rule test: {sorted(untested)}"
 
 
@@ -76,12 +98,12 @@ def test_every_function_has_a_rule_and_a_test():
 def test_rule(name: str, backend: str, tmp_path):
     latex, expr, x_domain, z_domain = OPERATIONS[name]
     inputs = [s for s in (x, z) if s in expr.free_symbols]
-    module = import_module_text(
-        compile_latex(f"$$y = {latex}$$\n", backend), tmp_path
-    )
+    module = import_module_text(compile_latex(f"$$y = {latex}$$\n", backend), tmp_path)
     value = sympy.lambdify(inputs, expr, MODULES)
     derivatives = {
-        s.name: sympy.lambdify(inputs, sympy.diff(expr, s).subs(sympy.DiracDelta(x), 0), MODULES)
+        s.name: sympy.lambdify(
+            inputs, sympy.diff(expr, s).subs(sympy.DiracDelta(x), 0), MODULES
+        )
         for s in inputs
     }
     rng = random.Random(name)
@@ -94,8 +116,12 @@ def test_rule(name: str, backend: str, tmp_path):
         for s in inputs:
             exact = float(derivatives[s.name](*args))
             numeric = central_difference(module.forward, point, s.name)
-            assert float(getattr(gradients, s.name)) == pytest.approx(exact, rel=1e-8, abs=1e-10)
-            assert float(getattr(gradients, s.name)) == pytest.approx(numeric, rel=1e-5, abs=1e-6)
+            assert float(getattr(gradients, s.name)) == pytest.approx(
+                exact, rel=1e-8, abs=1e-10
+            )
+            assert float(getattr(gradients, s.name)) == pytest.approx(
+                numeric, rel=1e-5, abs=1e-6
+            )
 
 
 @pytest.mark.parametrize("backend", ["numpy", "math"])

@@ -320,9 +320,18 @@ SAMPLES: dict[str, Oracle] = {
     ),
     "two_layer_tanh": Oracle(
         inputs=(
-            "w_11", "x_1", "w_12", "x_2", "b_1",
-            "w_21", "w_22", "b_2",
-            "v_1", "v_2", "c", "y",
+            "w_11",
+            "x_1",
+            "w_12",
+            "x_2",
+            "b_1",
+            "w_21",
+            "w_22",
+            "b_2",
+            "v_1",
+            "v_2",
+            "c",
+            "y",
         ),
         output="E",
         expr=(
