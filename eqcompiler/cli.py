@@ -14,9 +14,14 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
-from .errors import EqError, EqErrors, Span, render
+from .errors import EqError, EqErrors, Span, UsageError, render
+
+if TYPE_CHECKING:
+    from .driver import Options
+    from .outputs import Job
 
 EXIT_OK, EXIT_SOURCE, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -64,7 +69,11 @@ def _parser() -> argparse.ArgumentParser:
         "compile", help="write the Python module of each document"
     )
     compile_.add_argument(
-        "sources", nargs="+", metavar="SOURCE", help="Markdown or .tex documents"
+        "sources",
+        nargs="*",
+        metavar="SOURCE",
+        help="Markdown or .tex documents (default: the project's sources, from "
+        "[tool.eqcompiler] in pyproject.toml)",
     )
     compile_.add_argument(
         "-o",
@@ -76,12 +85,42 @@ def _parser() -> argparse.ArgumentParser:
     compile_.add_argument(
         "--wrt", metavar="A,B", help="differentiate by these inputs only"
     )
-    compile_.add_argument("--output", metavar="NAME", help="the symbol to compute")
+    compile_.add_argument(
+        "--output",
+        metavar="NAME[@LINE]",
+        help="the symbol to compute (with @LINE: its definition at that line)",
+    )
+    compile_.add_argument(
+        "--section", metavar="HEADING", help="compile the program under this heading"
+    )
     compile_.add_argument(
         "-q",
         "--quiet",
         action="store_true",
         help="no warnings about the document's claims",
+    )
+    compile_.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 if an output is missing or out of date",
+    )
+    compile_.add_argument(
+        "--diff",
+        action="store_true",
+        help="write nothing; print what would change as a unified diff",
+    )
+    compile_.add_argument(
+        "--changed",
+        action="store_true",
+        help="SOURCE... are changed files (the pre-commit hook): compile the "
+        "equation documents among them; exit 1 if a file was regenerated",
+    )
+    compile_.add_argument(
+        "--emit-tests",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also write test_<module>.py, checking the gradients against finite "
+        "differences",
     )
     compile_.set_defaults(run=_compile)
 
@@ -111,35 +150,129 @@ def _parser() -> argparse.ArgumentParser:
     )
     graph.add_argument("--output", metavar="NAME", help="the symbol the graph ends in")
     graph.set_defaults(run=_graph)
+
+    listing = commands.add_parser("list", help="list the programs each document holds")
+    listing.add_argument(
+        "sources", nargs="+", metavar="SOURCE", help="Markdown or .tex documents"
+    )
+    listing.set_defaults(run=_list)
     return parser
 
 
 def _compile(args: argparse.Namespace) -> int:
-    from .driver import Options, compile_document
-    from .program import UsageError
+    from .config import ConfigError
+    from .driver import Options
+    from .outputs import PlanError, diff, on_disk, plan, recorded_options
 
-    sources = [Path(s) for s in args.sources]
-    if args.out and len(sources) > 1:
-        raise Usage("-o/--out takes one SOURCE; give each document its own run")
-    options = Options(backend=args.backend, output=args.output, wrt=_names(args.wrt))
-    texts = {source: _read(source) for source in sources}
-    status = EXIT_OK
-    for source, text in texts.items():
-        out = _out_path(source, args.out)
-        shown = _shown_path(source, out)
-        regenerate = _regenerate_options(args)
-        try:
-            compiled = compile_document(text, str(source), options, shown, regenerate)
-        except (EqError, EqErrors) as problem:
-            _report(problem, {str(source): _lines(text)})
-            status = EXIT_SOURCE
+    options = Options(
+        backend=args.backend,
+        output=args.output,
+        wrt=_names(args.wrt),
+        section=args.section,
+    )
+    if args.out == "-" and (args.check or args.diff):
+        raise Usage("--check and --diff compare with the files on disk; not with -o -")
+    try:
+        planned = plan(
+            args.sources, out=args.out, emit_tests=args.emit_tests, changed=args.changed
+        )
+    except PlanError as problem:
+        raise Usage(str(problem)) from None
+    except ConfigError as problem:
+        _report(problem.errors, problem.lines_of)
+        return EXIT_USAGE
+    for note in planned.notes:
+        print(f"eqcompiler: {note}", file=sys.stderr)
+    lines_of = {c.shown: _lines(c.text) for c in planned.configs}
+    dry = args.check or args.diff
+    count = {"written": 0, "stale": 0, "current": 0, "failed": 0}
+    for job in planned.jobs:
+        files = _compile_job(job, args, options, lines_of)
+        if files is None:
+            count["failed"] += 1
             continue
-        except UsageError as problem:
-            raise Usage(str(problem)) from None
-        if compiled.warnings and not args.quiet:
-            _report(EqErrors(compiled.warnings), {str(source): _lines(text)})
-        _write(out, compiled.module)
-    return status
+        for number, (path, text) in enumerate(files):
+            if path is None:
+                _write(None, text)
+                continue
+            old = on_disk(path)
+            if old == text:
+                count["current"] += 1
+                continue
+            before, after = recorded_options(old), recorded_options(text)
+            if number == 0 and before and before != after and (dry or args.changed):
+                print(
+                    f"eqcompiler: note: {path} was generated with '{before.strip()}', "
+                    "which this run does not repeat; set it in the document's front "
+                    "matter or in [tool.eqcompiler]",
+                    file=sys.stderr,
+                )
+            if args.diff:
+                sys.stdout.write(diff(path.as_posix(), old, text))
+            if dry:
+                count["stale"] += 1
+                if args.check:
+                    state = "missing" if old is None else "out of date"
+                    print(f"would regenerate {path} ({state})", file=sys.stderr)
+                continue
+            if job.make_folder:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            _write(path, text)
+            count["written"] += 1
+            if args.changed:
+                print(f"regenerated {path}", file=sys.stderr)
+    if args.check or args.changed:
+        print(_summary(count, dry), file=sys.stderr)
+    if count["failed"] or (args.check and count["stale"]):
+        return EXIT_SOURCE
+    return EXIT_SOURCE if args.changed and count["written"] else EXIT_OK
+
+
+def _compile_job(
+    job: Job, args: argparse.Namespace, options: Options, lines_of: dict[str, list[str]]
+) -> list[tuple[Path | None, str]] | None:
+    """The files of one document (module first), or None after reporting its errors."""
+    from .driver import compile_document
+    from .testgen import generate_tests
+
+    text = _read(job.source)
+    lines_of = {**lines_of, str(job.source): _lines(text)}
+    shown = _shown_path(job.source, job.out)
+    try:
+        compiled = compile_document(
+            text,
+            str(job.source),
+            options,
+            shown,
+            _regenerate_options(args),
+            job.settings,
+        )
+    except (EqError, EqErrors) as problem:
+        _report(problem, lines_of)
+        return None
+    except UsageError as problem:
+        raise Usage(str(problem)) from None
+    if compiled.warnings and not args.quiet:
+        _report(EqErrors(compiled.warnings), lines_of)
+    files: list[tuple[Path | None, str]] = [(job.out, compiled.module)]
+    if job.tests is not None and job.out is not None:
+        files.append((job.tests, generate_tests(compiled.module, job.out.stem)))
+    return files
+
+
+def _summary(count: dict[str, int], dry: bool) -> str:
+    def files(n: int) -> str:
+        return f"{n} file{'' if n == 1 else 's'}"
+
+    if dry:
+        parts = [f"{files(count['stale'])} would be regenerated"]
+    else:
+        parts = [f"{files(count['written'])} regenerated"]
+    parts.append(f"{files(count['current'])} current")
+    if count["failed"]:
+        n = count["failed"]
+        parts.append(f"{n} document{'' if n == 1 else 's'} with errors")
+    return ", ".join(parts) + "."
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -172,7 +305,6 @@ def _verify(args: argparse.Namespace) -> int:
 def _explain(args: argparse.Namespace) -> int:
     from .driver import Options, load, program_of
     from .explain import explain
-    from .program import UsageError
 
     source = Path(args.source)
     text = _read(source)
@@ -195,7 +327,6 @@ def _explain(args: argparse.Namespace) -> int:
 def _graph(args: argparse.Namespace) -> int:
     from .diagram import dot_source, have_dot, render
     from .driver import Options, load, program_of
-    from .program import UsageError
 
     source = Path(args.source)
     out = Path(args.out) if args.out else source.with_suffix(".svg")
@@ -228,6 +359,38 @@ def _graph(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _list(args: argparse.Namespace) -> int:
+    from .driver import Options, load, program_of
+    from .scopes import heading_at, programs_in, split
+
+    status = EXIT_OK
+    for source in map(Path, args.sources):
+        text = _read(source)
+        try:
+            loaded = load(text, str(source))
+        except (EqError, EqErrors) as problem:
+            _report(problem, {str(source): _lines(text)})
+            status = EXIT_SOURCE
+            continue
+        rows = programs_in(split(loaded.statements))
+        print(f"{source}: {len(rows)} program{'' if len(rows) == 1 else 's'}")
+        for scope, sink in rows:
+            first, last = scope.lines
+            heading = heading_at(loaded.document.headings, first)
+            name = f"{sink.target.name}@{sink.span.start.line}"
+            try:
+                inputs = ", ".join(
+                    s.name for s in program_of(loaded, Options(output=name)).inputs
+                )
+            except (EqError, EqErrors, UsageError) as problem:
+                inputs = f"(cannot build: {problem})"
+            print(
+                f"  lines {first}-{last}  output {name}  inputs {inputs}"
+                + (f"  [{heading}]" if heading else "")
+            )
+    return status
+
+
 def _names(text: str | None) -> tuple[str, ...] | None:
     if text is None:
         return None
@@ -243,8 +406,12 @@ def _regenerate_options(args: argparse.Namespace) -> str:
         parts.append(f" --backend {args.backend}")
     if args.output:
         parts.append(f" --output {args.output}")
+    if getattr(args, "section", None):
+        parts.append(f" --section {args.section!r}")
     if args.wrt:
         parts.append(f" --wrt {args.wrt}")
+    if args.emit_tests:
+        parts.append(" --emit-tests")
     return "".join(parts)
 
 
@@ -277,15 +444,6 @@ class _Exit(Exception):
     def __init__(self, code: int) -> None:
         super().__init__(code)
         self.code = code
-
-
-def _out_path(source: Path, out: str | None) -> Path | None:
-    """None means standard output."""
-    if out == "-":
-        return None
-    if out:
-        return Path(out)
-    return source.with_suffix(".py")
 
 
 def _shown_path(source: Path, out: Path | None) -> str:

@@ -5,13 +5,18 @@ builds the lines that go into it: each forward statement with its equation and
 source line, the backward steps grouped under the equation they come from, the
 gradients reduced to their inputs' shapes. Helper functions are copied from
 templates/helpers_<backend>.py when used. black, with fixed settings, formats the
-result, so the bytes depend on nothing but the document and the options.
+result, so the bytes depend on nothing but the document and the options; a
+`# fmt: off` line under the header then keeps the user's own formatter (black or
+ruff with other settings) from rewriting it, so that formatter and generator never
+disagree about the file.
 """
 
 from __future__ import annotations
 
 import ast
 import functools
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import black
@@ -20,7 +25,7 @@ import jinja2
 from . import __version__
 from .adjoint import Backward, reverse
 from .backends import Backend
-from .ir import Call, Expr, Num, Program, Sym, walk
+from .ir import Call, Expr, Num, Program, Sym, symbols, walk
 from .names import Namer
 from .resources import data_dir
 
@@ -30,7 +35,14 @@ _MODE = black.Mode(
     string_normalization=True,
     magic_trailing_comma=True,
 )
-_MODULE_NAMES = ("Gradients", "NamedTuple", "ArrayLike", "forward", "backward", "value_and_grad")
+_MODULE_NAMES = (
+    "Gradients",
+    "NamedTuple",
+    "ArrayLike",
+    "forward",
+    "backward",
+    "value_and_grad",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +62,30 @@ def generate(program: Program, backend: Backend, source: SourceInfo) -> str:
     backend = _with_alias(backend, alias)
     backward = reverse(program, namer)
     text = _render(program, backward, backend, source, namer)
+    return protect(format_python(text))
+
+
+def format_python(text: str) -> str:
+    """`text` formatted by black with eqcompiler's fixed settings."""
     return black.format_str(text, mode=_MODE)
+
+
+def protect(text: str) -> str:
+    """Add `# fmt: off` after the header comments of formatted `text`.
+
+    Added after formatting (black would not format what follows it otherwise); other
+    formatters then leave the file as eqcompiler wrote it.
+    """
+    lines = text.splitlines(keepends=True)
+    header = 0
+    while header < len(lines) and lines[header].startswith("# "):
+        header += 1
+    return "".join([*lines[:header], "# fmt: off\n", *lines[header:]])
+
+
+def render_template(name: str, **values: object) -> str:
+    """Fill the template `name` of templates/ (not yet formatted)."""
+    return _environment().get_template(name).render(**values)
 
 
 def _user_names(program: Program) -> list[str]:
@@ -62,32 +97,42 @@ def _user_names(program: Program) -> list[str]:
 def _with_alias(backend: Backend, alias: str) -> Backend:
     if alias == backend.alias:
         return backend
-    return Backend(backend.name, backend.module, alias, backend.functions, backend.helpers)
+    return Backend(
+        backend.name, backend.module, alias, backend.functions, backend.helpers
+    )
 
 
 def _render(
-    program: Program, backward: Backward, backend: Backend, source: SourceInfo, namer: Namer
+    program: Program,
+    backward: Backward,
+    backend: Backend,
+    source: SourceInfo,
+    namer: Namer,
 ) -> str:
     numpy = backend.name == "numpy"
-    forward = [
-        f"{a.target.name} = {backend.code(a.value)}  # {a.latex} (line {a.span.start.line})"
-        for a in program.assigns
-    ]
     reverse_lines: list[str] = []
     origin = None
     for step in backward.steps:
         if step.origin is not origin:
             origin = step.origin
-            reverse_lines.append(f"# from {origin.latex} (line {origin.span.start.line})")
+            reverse_lines.append(
+                f"# from {origin.latex} (line {origin.span.start.line})"
+            )
         reverse_lines.append(f"{step.target} = {backend.code(step.value)}")
     fields, setup = _gradient_fields(program, backward, backend, namer)
     reverse_lines += setup
-    used = [a.value for a in program.assigns] + [s.value for s in backward.steps]
-    used += [expr for _, expr in backward.gradients if expr is not None]
+    swept = [s.value for s in backward.steps]
+    swept += [expr for _, expr in backward.gradients if expr is not None]
+    forward = _forward_lines(program, backend, ())
+    forward_and_sweep = _forward_lines(program, backend, swept)
+    used = [a.value for a in program.assigns] + swept
     helpers = [_helper_source(backend.name, h) for h in backend.helpers_used(used)]
     if numpy and program.wrt:
         helpers.append(_helper_source("numpy", "_sum_to"))
-    helpers = [h.replace("np.", f"{backend.alias}.") for h in helpers]
+    usual = "np" if numpy else "math"  # how templates/helpers_*.py name the module
+    helpers = [re.sub(rf"\b{usual}\.", f"{backend.alias}.", h) for h in helpers]
+    body = [*forward_and_sweep, *reverse_lines, *fields, *helpers]
+    imports_module = numpy or any(f"{backend.alias}." in line for line in body)
     width = max(len(a.latex) for a in program.assigns)
     docstring = [
         f"{a.latex.ljust(width)}   (line {a.span.start.line})" for a in program.assigns
@@ -113,9 +158,39 @@ def _render(
         params=params,
         arguments=", ".join(s.name for s in program.inputs),
         forward=forward,
+        forward_and_sweep=forward_and_sweep,
+        imports_module=imports_module,
         reverse=reverse_lines,
         gradients=", ".join(fields),
     )
+
+
+def _forward_lines(
+    program: Program, backend: Backend, swept: Sequence[Expr]
+) -> list[str]:
+    """The forward statements, each with its equation and line.
+
+    A statement that neither the output nor the expressions `swept` (the backward
+    sweep) need stays as a comment, so that every equation keeps its place.
+    """
+    needed = {program.output.name}
+    needed.update(s.name for expr in swept for s in symbols(expr))
+    for assign in reversed(program.assigns):
+        if assign.target.name in needed:
+            needed.update(s.name for s in symbols(assign.value))
+    lines = []
+    for a in program.assigns:
+        where = f"(line {a.span.start.line})"
+        if a.target.name in needed:
+            statement = f"{a.target.name} = {backend.code(a.value)}"
+            comment = f"# {a.latex} {where}"
+            if len(f"    {statement}  {comment}") <= _MODE.line_length:
+                lines.append(f"{statement}  {comment}")
+            else:  # black would wrap the statement around a trailing comment
+                lines += [comment, statement]
+        else:
+            lines.append(f"# not needed here: {a.latex} {where}")
+    return lines
 
 
 def _gradient_fields(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
+from types import MappingProxyType
 
 from .backends import BACKENDS
 from .codegen import SourceInfo, generate
@@ -17,7 +18,8 @@ from .latex import Style
 from .lower import Notation, Parsed, lower, read_notation, readings
 from .parse import parse
 from .program import Choice, build
-from .source import Document, extract
+from .scopes import select, split
+from .source import Document, Settings, extract
 from .stable import stabilize
 from .verify import verify
 
@@ -29,6 +31,7 @@ class Options:
     backend: str | None = None
     output: str | None = None
     wrt: tuple[str, ...] | None = None
+    section: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +77,16 @@ def program_of(loaded: Loaded, options: Options) -> Program:
     """The program to compile: command line first, then the front matter."""
     settings = loaded.document.settings
     spans = dict(settings.spans)
-    choice = Choice(
+    document = loaded.document
+    selection = select(
+        split(loaded.statements),
+        document.headings,
+        document.path,
         output=options.output or settings.output,
+        section=options.section,
+    )
+    choice = Choice(
+        output=selection.output,
         wrt=options.wrt if options.wrt is not None else settings.wrt,
         inputs=settings.inputs,
         spans={
@@ -85,11 +96,31 @@ def program_of(loaded: Loaded, options: Options) -> Program:
             and not (key.startswith("wrt") and options.wrt is not None)
         },
     )
-    return stabilize(build(loaded.statements, choice, loaded.document.path))
+    return stabilize(build(selection, choice, document.path))
 
 
 def backend_of(loaded: Loaded, options: Options) -> str:
     return options.backend or loaded.document.settings.backend or "numpy"
+
+
+def with_defaults(loaded: Loaded, defaults: Settings) -> Loaded:
+    """`loaded` with `defaults` (output, wrt, backend) where its front matter has none.
+
+    The front matter's own settings, and where it writes them, come first.
+    """
+    front = loaded.document.settings
+    taken = {
+        key: getattr(front, key) if getattr(front, key) is not None else value
+        for key in ("output", "wrt", "backend")
+        if (value := getattr(defaults, key)) is not None
+    }
+    spans = {
+        key: span
+        for key, span in (*defaults.spans.items(), *front.spans.items())
+        if getattr(front, key.split(":")[0], None) is None or key in front.spans
+    }
+    settings = replace(front, **taken, spans=MappingProxyType(spans))
+    return replace(loaded, document=replace(loaded.document, settings=settings))
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,13 +132,25 @@ class Compiled:
 
 
 def compile_document(
-    text: str, path: str, options: Options, shown_path: str, regenerate: str = ""
+    text: str,
+    path: str,
+    options: Options,
+    shown_path: str,
+    regenerate: str = "",
+    defaults: Settings | None = None,
 ) -> Compiled:
-    """Compile the document `text` (read from `path`), and check its claims."""
+    """Compile the document `text` (read from `path`), and check its claims.
+
+    `defaults` (the project configuration) apply where the front matter is silent.
+    """
     loaded = load(text, path)
+    if defaults is not None:
+        loaded = with_defaults(loaded, defaults)
     program = program_of(loaded, options)
     backend = BACKENDS[backend_of(loaded, options)]
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    # the text as read (line endings normalized), so that a checkout with CRLF
+    # line endings gives the same module
+    digest = hashlib.sha256(loaded.document.text.encode("utf-8")).hexdigest()
     module = generate(program, backend, SourceInfo(shown_path, digest, regenerate))
     report = verify(loaded.statements, loaded.document.text, loaded.style)
     wrong = tuple(replace(error, severity="warning") for error in report.wrong)

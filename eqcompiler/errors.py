@@ -53,6 +53,25 @@ class EqError(Exception):
         return f"{_where(self.span)}: {self.severity}: {self.message}"
 
 
+# Frozen, but Python's own bookkeeping on an exception must still work: contextlib
+# sets `__traceback__` when an error leaves a `with` block, and `add_note` sets
+# `__notes__`.
+_EXCEPTION_STATE = frozenset(
+    ("__traceback__", "__cause__", "__context__", "__suppress_context__", "__notes__")
+)
+_frozen_setattr = EqError.__setattr__
+
+
+def _setattr(self: EqError, name: str, value: object) -> None:
+    if name in _EXCEPTION_STATE:
+        object.__setattr__(self, name, value)
+    else:
+        _frozen_setattr(self, name, value)
+
+
+EqError.__setattr__ = _setattr  # type: ignore[method-assign]
+
+
 class EqErrors(Exception):
     """Several independent problems of one run, in document order."""
 
@@ -88,3 +107,7 @@ def _excerpt(span: Span, lines_of: dict[str, list[str]]) -> list[str]:
     else:
         width = 1
     return [f"    {text}", "    " + " " * (col - 1) + "^" + "~" * (width - 1)]
+
+
+class UsageError(Exception):
+    """A choice on the command line names something the document lacks (exit 2)."""

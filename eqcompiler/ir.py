@@ -170,6 +170,22 @@ def walk(expr: Expr) -> Iterator[Expr]:
         stack.extend(reversed(children(node)))
 
 
+# Deeper expressions are an error (a located "nested too deeply"): every pass after
+# lowering recurses once or twice per level, within Python's default recursion limit.
+MAX_DEPTH = 200
+
+
+def depth(expr: Expr) -> int:
+    """The number of nodes on the longest path from `expr` down to a leaf (iterative)."""
+    deepest = 0
+    stack = [(expr, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children(node))
+    return deepest
+
+
 def symbols(expr: Expr) -> tuple[Sym, ...]:
     """The symbols `expr` reads, in order of first appearance, each once."""
     seen: dict[str, Sym] = {}

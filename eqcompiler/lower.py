@@ -19,6 +19,7 @@ from lark import Token, Tree
 from . import names
 from .errors import EqError, EqErrors, Note, Span
 from .ir import (
+    MAX_DEPTH,
     Add,
     Assign,
     Call,
@@ -35,6 +36,7 @@ from .ir import (
     Statement,
     Sub,
     Sym,
+    depth,
 )
 from .rules import FUNCTIONS
 from .source import MathBlock, Settings
@@ -125,11 +127,12 @@ def lower(parsed: Sequence[Parsed], notation: Notation) -> tuple[Statement, ...]
     """All assignments and claims of a document, in document order."""
     statements: list[Statement] = []
     errors: list[EqError] = []
+    parameters: dict[str, tuple[Sym, ...]] = {}
     for item in parsed:
-        lowerer = _Lowerer(item.block, notation)
+        lowerer = _Lowerer(item.block, notation, parameters)
         for chain in _chains(item.tree):
             try:
-                statement = lowerer.statement(chain)
+                lowered = lowerer.statements(chain)
             except EqError as error:
                 errors.append(error)
             except RecursionError:
@@ -137,12 +140,24 @@ def lower(parsed: Sequence[Parsed], notation: Notation) -> tuple[Statement, ...]
                     EqError("the expression is nested too deeply", lowerer.span(chain))
                 )
             else:
-                if statement is not None:
-                    statements.append(statement)
+                errors.extend(_too_deep(lowered))
+                statements.extend(lowered)
     errors.extend(_name_clashes(statements))
     if errors:
         raise EqErrors(errors)
     return tuple(statements)
+
+
+def _too_deep(statements: Sequence[Statement]) -> Iterator[EqError]:
+    """Expressions deeper than the later passes can recurse (`ir.MAX_DEPTH`)."""
+    for statement in statements:
+        roots = [statement.value] if isinstance(statement, Assign) else statement.sides
+        if any(depth(root) > MAX_DEPTH for root in roots):
+            yield EqError(
+                f"the expression is too long or nested too deeply (more than "
+                f"{MAX_DEPTH} operations deep); split it into several equations",
+                statement.span,
+            )
 
 
 # ---- notation --------------------------------------------------------------------------
@@ -158,7 +173,11 @@ def read_notation(parsed: Sequence[Parsed], settings: Settings) -> Notation:
             exprs = _trees(chain)
             if chain.data == "chain" and len(exprs) > 1:
                 left = _lhs_symbol(exprs[0])
-                if left is not None:
+                if left is not None and not (
+                    left[1]
+                    and _plain_greek(_trees(exprs[0])[0])
+                    and "\\sigma" not in settings.variables
+                ):
                     assigned.add(left[0])
                     if left[1]:
                         defined.add(left[0])
@@ -260,6 +279,11 @@ def _product_argument(follows: list[Tree]) -> bool:
     return plain >= 2 and not (plain == 2 and _base(follows[0]).data == "number")
 
 
+def _defines_known_function(head: Tree, notation: Notation) -> bool:
+    """`\\sigma(x) = ...` where sigma reads as the sigmoid: a definition, not a program."""
+    return _plain_greek(head) is not None and not notation.is_variable("\\sigma")
+
+
 def _lhs_symbol(expr: Tree) -> tuple[str, bool] | None:
     """The canonical LaTeX of a left side `y` or `f(x, y)`, and whether it is `f(..)`."""
     if expr.data != "juxt":
@@ -348,6 +372,7 @@ def _is_mark(arg: Tree | Token) -> bool:
 class _Lowerer:
     block: MathBlock
     notation: Notation
+    parameters: dict[str, tuple[Sym, ...]] = field(default_factory=dict)  # of f(x, y)
     _derivative_ops: list[object] = field(default_factory=list)
 
     def span(self, node: Tree | Token) -> Span:
@@ -372,6 +397,64 @@ class _Lowerer:
 
     # statements
 
+    def statements(self, chain: Tree) -> list[Statement]:
+        """The statements of one chain: usually one, several for `\\nabla f = [...]`."""
+        sides = _trees(chain)
+        if len(sides) > 1 and self._is_gradient(sides[0]):
+            return self._gradient_claims(sides)
+        statement = self.statement(chain)
+        return [] if statement is None else [statement]
+
+    def _is_gradient(self, side: Tree) -> bool:
+        items = _trees(side) if side.data == "juxt" else []
+        return (
+            len(items) == 2
+            and _base(items[0]).data == "nabla"
+            and _item_symbol_latex(items[1]) is not None
+        )
+
+    def _gradient_claims(self, sides: list[Tree]) -> list[Statement]:
+        """`\\nabla f = [∂f/∂x, ∂f/∂y] = [y, x]`: one claim per component."""
+        of = self.symbol(_trees(sides[0])[1])
+        lists = []
+        for side in sides[1:]:
+            items = _trees(side) if side.data == "juxt" else []
+            base = _base(items[0]) if len(items) == 1 else None
+            if base is None or base.data not in ("bracket", "paren"):
+                raise EqError(
+                    "write the gradient as a list, e.g. \\nabla f = [y, x]",
+                    self.span(side),
+                )
+            lists.append([self.expr(a, allow_derivatives=True) for a in _trees(base)])
+        if len({len(values) for values in lists}) != 1:
+            raise EqError(
+                "the lists of this gradient differ in length", self.span(sides[0])
+            )
+        wrt = self._gradient_order(of, lists)
+        if len(wrt) != len(lists[0]):
+            raise EqError(
+                f"cannot tell which variables the {len(lists[0])} components of "
+                f"\\nabla {of.latex} belong to; write them as \\frac{{\\partial "
+                f"{of.latex}}}{{\\partial x}}",
+                self.span(sides[0]),
+            )
+        claims: list[Statement] = []
+        for i, symbol in enumerate(wrt):
+            derivative = Derivative(of, symbol, self.span(sides[0]))
+            values = tuple(values[i] for values in lists if values[i] != derivative)
+            if values:
+                claims.append(
+                    Claim(derivative, values, self.latex(sides[0]), self.span(sides[0]))
+                )
+        return claims
+
+    def _gradient_order(self, of: Sym, lists: list[list[Expr]]) -> list[Sym]:
+        """The variables of the components: from a list of derivatives, or f(x, y)."""
+        for values in lists:
+            if all(isinstance(v, Derivative) and v.of == of for v in values):
+                return [v.wrt for v in values]
+        return list(self.parameters.get(of.name, ()))
+
     def statement(self, chain: Tree) -> Statement | None:
         if chain.data == "continuation":
             raise EqError(
@@ -392,10 +475,13 @@ class _Lowerer:
                 None  # an identity such as `\sigma'(x) = ...`: not part of the program
             )
         items = _trees(left)
+        if target[1] and _defines_known_function(items[0], self.notation):
+            return None  # `\\sigma(x) = \\frac{1}{1 + e^{-x}}` states what sigma is
         symbol = self.symbol(items[0])
         params: tuple[Sym, ...] = ()
         if target[1]:
             params = self._params(items[1])
+            self.parameters[symbol.name] = params
         value = self.expr(sides[1])
         return Assign(symbol, value, self.latex(chain), self.span(chain), params)
 

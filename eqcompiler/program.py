@@ -1,9 +1,10 @@
 """Analysis: from the statements of a document to one `Program`.
 
-Merges identical repeats, rejects conflicting definitions, orders the assignments
-(`graph.order`), and fixes the inputs (first appearance, or as the function form or
-the front matter says), the output (the one sink, or as chosen) and the gradients
-to compute (`wrt`). It works on any slice of statements, not on a whole file.
+From the definitions `scopes.select` chose, it fixes the output (the one sink, or as
+chosen), keeps what the output needs, orders it (`graph.order`), and fixes the
+inputs (first appearance, or as the function form or the front matter says) and the
+gradients to compute (`wrt`). `merge_repeats` merges identical repeats and rejects
+conflicting definitions among any statements.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .errors import EqError, EqErrors, Note, Span
+from .errors import EqError, EqErrors, Note, Span, UsageError
 from .graph import order
-from .ir import Assign, Program, Statement, Sym, symbols
+from .ir import Assign, Program, Sym, symbols
+from .scopes import Selection
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,18 +32,19 @@ class Choice:
         return self.spans.get(f"{key}:{name}") or self.spans.get(key)
 
 
-def build(statements: Sequence[Statement], choice: Choice, path: str) -> Program:
-    """The program the assignments among `statements` define."""
-    assigns = merge_repeats([s for s in statements if isinstance(s, Assign)])
-    if not assigns:
+def build(selection: Selection, choice: Choice, path: str) -> Program:
+    """The program that computes the chosen output from the selected definitions."""
+    if not selection.candidates:
         raise EqErrors(
             [EqError("no equation to compile in this document", Span.point(path, 1, 1))]
         )
-    ordered = order(assigns)
-    output = _output(ordered, choice, path)
-    needed = _ancestors(ordered, output.name)
-    ordered = tuple(a for a in ordered if a.target.name in needed)
-    inputs = _inputs(ordered, choice, path)
+    order(selection.candidates)  # a cycle anywhere in what was asked for is an error
+    definitions = {a.target.name: a for a in selection.definitions}
+    output = _output(selection, choice, path)
+    needed = _ancestors(definitions, output.name)
+    _reject_stale(selection, needed)
+    ordered = order([a for a in selection.definitions if a.target.name in needed])
+    inputs = _inputs(ordered, choice, path, selection.parameters.get(output.name, ()))
     wrt = _wrt(inputs, choice, path)
     return Program(ordered, inputs, output, wrt, path)
 
@@ -66,8 +69,9 @@ def merge_repeats(assigns: Sequence[Assign]) -> tuple[Assign, ...]:
     return tuple(first.values())
 
 
-def _output(assigns: Sequence[Assign], choice: Choice, path: str) -> Sym:
-    by_name = {a.target.name: a.target for a in assigns}
+def _output(selection: Selection, choice: Choice, path: str) -> Sym:
+    assigns = selection.candidates
+    by_name = {a.target.name: a.target for a in selection.definitions}
     if choice.output is not None:
         symbol = _lookup(choice.output, by_name)
         if symbol is None:
@@ -78,11 +82,11 @@ def _output(assigns: Sequence[Assign], choice: Choice, path: str) -> Sym:
                 path,
             )
         return symbol
-    used = {s.name for a in assigns for s in symbols(a.value)}
+    used = {s.name for a in selection.definitions for s in symbols(a.value)}
     sinks = [a for a in assigns if a.target.name not in used]
     if len(sinks) == 1:
         return sinks[0].target
-    if not sinks:  # every assigned symbol is used: order() has rejected cycles
+    if not sinks:  # every assigned symbol is used, without a cycle: the last one
         return assigns[-1].target
     names = ", ".join(a.target.latex for a in sinks)
     raise EqErrors(
@@ -100,8 +104,7 @@ def _output(assigns: Sequence[Assign], choice: Choice, path: str) -> Sym:
     )
 
 
-def _ancestors(assigns: Sequence[Assign], output: str) -> set[str]:
-    by_name = {a.target.name: a for a in assigns}
+def _ancestors(by_name: Mapping[str, Assign], output: str) -> set[str]:
     needed: set[str] = set()
     stack = [output]
     while stack:
@@ -113,17 +116,33 @@ def _ancestors(assigns: Sequence[Assign], output: str) -> set[str]:
     return needed
 
 
-def _inputs(assigns: Sequence[Assign], choice: Choice, path: str) -> tuple[Sym, ...]:
+def _inputs(
+    assigns: Sequence[Assign], choice: Choice, path: str, hint: Sequence[Sym] = ()
+) -> tuple[Sym, ...]:
+    """First appearance, after the parameters of `f(x, y) = ...` (or of `hint`).
+
+    A parameter the body never reads but whose subscripted forms it does (`f(w, x)`
+    over `w_0 x_0 + w_1 x_1`) stands for those: they come in its place.
+    """
     assigned = {a.target.name for a in assigns}
-    found: dict[str, Sym] = {}
-    for assign in sorted(assigns, key=lambda a: (a.span.start.line, a.span.start.col)):
-        for param in assign.params:
-            if param.name not in assigned:
-                found.setdefault(param.name, param)
-    for assign in sorted(assigns, key=lambda a: (a.span.start.line, a.span.start.col)):
+    in_order = sorted(assigns, key=lambda a: (a.span.start.line, a.span.start.col))
+    seen: dict[str, Sym] = {}
+    for assign in in_order:
         for sym in symbols(assign.value):
             if sym.name not in assigned:
-                found.setdefault(sym.name, sym)
+                seen.setdefault(sym.name, sym)
+    params = [p for a in in_order for p in a.params] or list(hint)
+    found: dict[str, Sym] = {}
+    for param in params:
+        if param.name in assigned or param.name in found:
+            continue
+        stems = [s for n, s in seen.items() if n.startswith(param.name + "_")]
+        if param.name in seen or not stems:
+            found[param.name] = seen.get(param.name, param)
+        for stem in stems if param.name not in seen else ():
+            found.setdefault(stem.name, stem)
+    for name, sym in seen.items():
+        found.setdefault(name, sym)
     if choice.inputs is None:
         return tuple(found.values())
     ordered: list[Sym] = []
@@ -174,8 +193,25 @@ def _lookup(name: str, symbols_by_name: dict[str, Sym]) -> Sym | None:
     return None
 
 
-class UsageError(Exception):
-    """A choice made on the command line names something the document lacks."""
+def _reject_stale(selection: Selection, needed: set[str]) -> None:
+    """A definition carried from an earlier program must not mix with a newer one."""
+    errors = [
+        EqError(
+            f"{stale.target.latex} was defined from the earlier "
+            f"{redefinition.target.latex}, which is defined anew at line "
+            f"{redefinition.span.start.line}; define {stale.target.latex} again after it",
+            stale.span,
+            (
+                Note(
+                    f"{redefinition.target.latex} is redefined here", redefinition.span
+                ),
+            ),
+        )
+        for stale, redefinition in selection.stale
+        if stale.target.name in needed
+    ]
+    if errors:
+        raise EqErrors(errors)
 
 
 def _choice_error(message: str, span: Span | None, path: str) -> Exception:

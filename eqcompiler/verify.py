@@ -33,7 +33,7 @@ from .ir import (
     walk,
 )
 from .latex import Style, to_latex
-from .program import merge_repeats
+from .scopes import split
 
 _POINTS = 6
 _ATTEMPTS = 300
@@ -55,12 +55,30 @@ def verify(
 ) -> Report:
     """Check every claim among `statements` (the document's, in order)."""
     style = style or Style()
-    claims = [s for s in statements if isinstance(s, Claim)]
-    assigns = order(merge_repeats([s for s in statements if isinstance(s, Assign)]))
-    checker = _Checker(assigns, text.split("\n"), style)
+    lines = text.split("\n")
     wrong: list[EqError] = []
     problems: list[EqError] = []
     right: list[Claim] = []
+    claims = [s for s in statements if isinstance(s, Claim)]
+    for scope in split(statements):
+        in_scope = [s for s in scope.statements if isinstance(s, Claim)]
+        if not in_scope:
+            continue
+        # notebook semantics: the definitions in force where the claims stand
+        checker = _Checker(order(scope.definitions), lines, style)
+        _check_all(checker, in_scope, wrong, problems, right)
+    return Report(
+        len(claims) - len(problems), tuple(wrong), tuple(problems), tuple(right)
+    )
+
+
+def _check_all(
+    checker: _Checker,
+    claims: list[Claim],
+    wrong: list[EqError],
+    problems: list[EqError],
+    right: list[Claim],
+) -> None:
     for claim in claims:
         unknown = list(checker.unknown_symbols(claim))
         if unknown:

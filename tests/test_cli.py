@@ -73,7 +73,7 @@ def test_seed_compiles_as_it_is(tmp_path: Path, backend: str):
         (["compile", "missing.md"], "no such file"),
         (["compile", "."], "is a directory"),
         (["compile", "--backend", "torch", "x.md"], "invalid choice"),
-        (["compile"], "required"),
+        (["compile"], "no SOURCE given"),
         (["frobnicate"], "invalid choice"),
     ],
 )
