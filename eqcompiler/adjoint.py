@@ -58,6 +58,7 @@ class _Sweep:
         self.adjoint: dict[str, Expr] = {}  # symbol -> its adjoint so far
         self.names: dict[str, str] = {}  # symbol -> adjoint variable name
         self._origin: Assign | None = None
+        self._reading: set[int] = set()  # ids of the equation's nodes that are active
 
     def seed(self, output: Sym) -> None:
         if output.name in self.active:
@@ -65,6 +66,7 @@ class _Sweep:
 
     def equation(self, assign: Assign) -> None:
         self._origin = assign
+        self._reading = _reading(assign.value, self.active)
         adjoint = self.adjoint[assign.target.name]
         self._visit(assign.value, adjoint, assign.target)
 
@@ -122,7 +124,21 @@ class _Sweep:
         self.steps.append(Step(name, value, self._origin))
 
     def _is_active(self, expr: Expr) -> bool:
-        return any(isinstance(n, Sym) and n.name in self.active for n in walk(expr))
+        return id(expr) in self._reading
+
+
+def _reading(root: Expr, active: frozenset[str]) -> set[int]:
+    """The ids of the nodes of `root` that read an active symbol, found in one pass.
+
+    (Walking each operand's subtree again at every node is quadratic in the depth.)
+    """
+    reading: set[int] = set()
+    for node in reversed(list(walk(root))):  # children before their parents
+        if (isinstance(node, Sym) and node.name in active) or any(
+            id(child) in reading for child in children(node)
+        ):
+            reading.add(id(node))
+    return reading
 
 
 def _is_atomic(expr: Expr) -> bool:

@@ -374,6 +374,8 @@ class _Lowerer:
     notation: Notation
     parameters: dict[str, tuple[Sym, ...]] = field(default_factory=dict)  # of f(x, y)
     _derivative_ops: list[object] = field(default_factory=list)
+    # comparisons written as arguments, by id, until an indicator takes them
+    _comparisons: dict[int, Compare] = field(default_factory=dict)
 
     def span(self, node: Tree | Token) -> Span:
         if isinstance(node, Token):
@@ -635,7 +637,7 @@ class _Lowerer:
                     "\\frac{\\partial y}{\\partial x}",
                     piece.span,
                 )
-            factors.append(piece.expr)
+            factors.append(_value_of(piece))
             i += 1
         product = factors[0]
         for factor in factors[1:]:
@@ -650,14 +652,23 @@ class _Lowerer:
                 call = self._script(call, script)
             i += 2
         else:
+            # `\log x y`: the product after the head; `\log \sigma(z)`: a call in it
             j = i + 1
-            while j < len(pieces) and isinstance(pieces[j], _Value):
-                j += 1
-            if j == i + 1:
+            factors: list[Expr] = []
+            while j < len(pieces) and isinstance(pieces[j], (_Value, _Head)):
+                if isinstance(pieces[j], _Head) and factors:
+                    break  # `\\sin x \\cos y` is sin(x) cos(y)
+                if isinstance(pieces[j], _Head):
+                    j, inner = self._apply(pieces[j], pieces, j)
+                    factors.append(inner)
+                else:
+                    factors.append(_value_of(pieces[j]))
+                    j += 1
+            if not factors:
                 raise EqError(f"{head.latex} needs an argument", head.span)
-            argument = pieces[i + 1].expr
-            for piece in pieces[i + 2 : j]:
-                argument = Mul(argument, piece.expr, piece.span)
+            argument = factors[0]
+            for factor in factors[1:]:
+                argument = Mul(argument, factor, factor.span)
             call = self._call(head, (argument,), head.span)
             i = j
         if head.power is not None:
@@ -671,9 +682,10 @@ class _Lowerer:
                     "an indicator needs a comparison, e.g. \\mathbb{1}(x > 0)",
                     head.span,
                 )
+            self._comparisons.pop(id(args[0]), None)
             return args[0]
         for arg in args:
-            if isinstance(arg, Compare):
+            if self._comparisons.get(id(arg)) is arg:  # not `\sigma(\mathbb{1}(x > 0))`
                 raise EqError("a comparison only goes inside an indicator", arg.span)
         if head.function in ("max", "min"):
             if len(args) < 2:
@@ -820,9 +832,11 @@ class _Lowerer:
     def _arg_item(self, node: Tree) -> Expr:
         if node.data == "comparison":
             left, op, right = node.children
-            return Compare(
+            comparison = Compare(
                 _CMP[str(op)], self._expr(left), self._expr(right), self.span(node)
             )
+            self._comparisons[id(comparison)] = comparison
+            return comparison
         return self._expr(node)
 
     def _arg(self, arg: Tree | Token) -> Expr:
@@ -900,6 +914,16 @@ class _DerivativeOperator(_Piece):
 
 
 _TOKEN_BASE = {"LETTER": "letter", "GREEK": "greek", "NAMED": "named"}
+
+
+def _value_of(piece: _Piece) -> Expr:
+    """The value of a factor; a list `(a, b)` is only ever a function's arguments."""
+    if piece.expr is None:
+        raise EqError(
+            "a list of values is only the arguments of a function, as in \\max(a, b)",
+            piece.span,
+        )
+    return piece.expr
 
 
 def _named_text(token: Token) -> str:

@@ -181,6 +181,7 @@ def parser(strict: bool = False) -> Lark:
         propagate_positions=True,
         maybe_placeholders=False,
         strict=strict,
+        cache=not strict,  # a later run loads the tables instead of building them
     )
 
 

@@ -52,7 +52,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from fuzz.checks import Timeout, backend_of_module, module_problem, time_limit  # noqa: E402
+from fuzz.checks import (
+    Timeout,
+    backend_of_module,
+    module_problem,
+    time_limit,
+)  # noqa: E402
 
 CRASHES = ROOT / "fuzz" / "crashes"
 
@@ -556,7 +561,9 @@ def random_document(rng: random.Random) -> str:
     parts = []
     for _ in range(rng.randrange(1, 5)):
         body = _randomstring(rng, rng.randrange(1, 40))
-        parts.append(rng.choice(["$$%s$$\n", "\\[%s\\]\n", "```math\n%s\n```\n", "%s\n"]) % body)
+        parts.append(
+            rng.choice(["$$%s$$\n", "\\[%s\\]\n", "```math\n%s\n```\n", "%s\n"]) % body
+        )
     return "".join(parts)
 
 
@@ -566,7 +573,9 @@ def random_mode(rng: random.Random, text: str, black_rate: float) -> Mode:
     if rng.random() < 0.1:
         output = rng.choice(["y", "L", "ell", "u", "\\ell", "nope", "y@3", ""])
     if rng.random() < 0.1:
-        wrt = tuple(rng.sample(["x", "w", "b", "z", "y_star", "nope"], rng.randrange(1, 3)))
+        wrt = tuple(
+            rng.sample(["x", "w", "b", "z", "y_star", "nope"], rng.randrange(1, 3))
+        )
     black = rng.random() < black_rate
     return Mode(
         backend=backend,
@@ -617,12 +626,22 @@ class Tally:
 def _save_crash(text: str, mode: Mode, outcome: Outcome) -> None:
     CRASHES.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
-    (CRASHES / f"{digest}.md").write_text(text, encoding="utf-8", errors="surrogatepass")
-    info = {"mode": dataclasses.asdict(mode), "kind": outcome.kind, "signature": outcome.signature}
+    (CRASHES / f"{digest}.md").write_text(
+        text, encoding="utf-8", errors="surrogatepass"
+    )
+    info = {
+        "mode": dataclasses.asdict(mode),
+        "kind": outcome.kind,
+        "signature": outcome.signature,
+    }
     (CRASHES / f"{digest}.txt").write_text(
         json.dumps(info, indent=1) + "\n\n" + outcome.detail, encoding="utf-8"
     )
-    print(f"new crash {outcome.signature}: fuzz/crashes/{digest}.md", file=sys.stderr, flush=True)
+    print(
+        f"new crash {outcome.signature}: fuzz/crashes/{digest}.md",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _commit() -> str:
@@ -644,7 +663,9 @@ def next_input(rng: random.Random, corpus: list[str]) -> str:
     return mutate(rng.choice(corpus), rng, corpus)
 
 
-def campaign_random(inputs: int, seed: int, black_rate: float, limit: float, report: int) -> dict:
+def campaign_random(
+    inputs: int, seed: int, black_rate: float, limit: float, report: int
+) -> dict:
     """Mutation fuzzing with a seeded generator: `inputs` documents."""
     rng = random.Random(seed)
     corpus = seeds()
@@ -718,7 +739,13 @@ def campaign_atheris(inputs: int, black_rate: float, limit: float, report: int) 
     for i, text in enumerate(corpus):
         (folder / f"seed{i:04d}").write_bytes(bytes([i % 256]) + text.encode("utf-8"))
     atheris.Setup(
-        [sys.argv[0], str(folder), "-max_len=20000", "-timeout=0", "-rss_limit_mb=4096"],
+        [
+            sys.argv[0],
+            str(folder),
+            "-max_len=20000",
+            "-timeout=0",
+            "-rss_limit_mb=4096",
+        ],
         one_input,
         custom_mutator=mutator,
     )
@@ -781,7 +808,9 @@ def stress_documents() -> Iterator[tuple[str, str]]:
     yield "100,000 repeats of one equation", "$$y = wx + b$$\n" * 100_000
     yield (
         "100,000 equations in one block",
-        "$$\n" + " \\\\\n".join(f"u_{{{i}}} = {i} x" for i in range(100_000)) + "\n$$\n",
+        "$$\n"
+        + " \\\\\n".join(f"u_{{{i}}} = {i} x" for i in range(100_000))
+        + "\n$$\n",
     )
     yield (
         "100,000 independent equations",

@@ -46,7 +46,10 @@ def test_list_shows_the_programs():
     result = run_cli("list", str(PAGE))
     assert result.returncode == 0
     assert result.stdout.splitlines()[0].endswith("7 programs")
-    assert "output f@46  inputs w_0, w_1, w_2, x_0, x_1  [Sigmoid example]" in result.stdout
+    assert (
+        "output f@46  inputs w_0, w_1, w_2, x_0, x_1  [Sigmoid example]"
+        in result.stdout
+    )
 
 
 def test_without_a_choice_several_programs_are_an_error_listing_them():
@@ -77,7 +80,9 @@ def test_compile_picks_the_program(choice: str, backend: str, tmp_path):
         options = Options(backend=backend, section=choice.split(":", 1)[1])
     else:
         options = Options(backend=backend, output=choice)
-    module = import_module_text(compile_text(text, str(PAGE), options, PAGE.name), tmp_path)
+    module = import_module_text(
+        compile_text(text, str(PAGE), options, PAGE.name), tmp_path
+    )
     assert module.Gradients._fields == tuple(s.name for s in inputs)
     value = sympy.lambdify(inputs, expr, "math")
     grads = [sympy.lambdify(inputs, sympy.diff(expr, s), "math") for s in inputs]
@@ -87,10 +92,14 @@ def test_compile_picks_the_program(choice: str, backend: str, tmp_path):
         got, gradients = module.value_and_grad(*point)
         assert float(got) == pytest.approx(value(*point), rel=1e-9)
         for field, grad in zip(gradients, grads, strict=True):
-            assert float(field) == pytest.approx(float(grad(*point)), rel=1e-7, abs=1e-10)
+            assert float(field) == pytest.approx(
+                float(grad(*point)), rel=1e-7, abs=1e-10
+            )
 
 
-def test_front_matter_of_other_tools_is_ignored_and_ours_lives_under_eqcompiler(tmp_path):
+def test_front_matter_of_other_tools_is_ignored_and_ours_lives_under_eqcompiler(
+    tmp_path,
+):
     doc = tmp_path / "page.md"
     doc.write_text(
         "---\nlayout: page\ntitle: Notes\neqcompiler:\n  output: g\n---\n"
