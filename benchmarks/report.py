@@ -81,6 +81,10 @@ def _x(value: float | None, digits: int = 2) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
+def _gen_careful(c: Comparison | None) -> float | None:
+    return _ratio(_median(c, GENERATED), _median(c, CAREFUL))
+
+
 def _jax_best(c: Comparison | None) -> float | None:
     found = [
         m for m in (_median(c, JAX_DEVICE), _median(c, JAX_NUMPY)) if m is not None
@@ -306,6 +310,19 @@ def _numpy_section(numpy: dict[str, Any], docs: list[Any]) -> list[str]:
                 "jax.jit first call (trace + compile): " + "; ".join(firsts) + ".",
             ]
         lines.append("")
+    twins = [numpy["by_doc"].get(label) for label in ("seed", "backprop")]
+    if all(twins):
+        pairs = ", ".join(
+            f"{_x(_gen_careful(twins[0].get(n)))} and "
+            f"{_x(_gen_careful(twins[1].get(n)))} at N={_power(n)}"
+            for n in sizes
+        )
+        lines += [
+            "The seed and samples/backprop.md compile to the same program, so the "
+            f"difference between their generated/careful ratios ({pairs}) is this "
+            "run's noise.",
+            "",
+        ]
     default = numpy.get("default_allocator")
     if default is not None:
         lines += _default_allocator(default)
@@ -353,14 +370,26 @@ def _math_section(math: dict[str, Any]) -> list[str]:
         + " |",
         "| --- |" + " --- |" * (3 + len(MATH_PEERS)),
     ]
-    for label, c in math["by_doc"].items():
+    by_doc = math["by_doc"]
+    for label, c in by_doc.items():
         gen, hand = _median(c, GENERATED), _median(c, MATH)
         cells = [_us(gen), _us(hand), _x(_ratio(gen, hand))]
         for peer in MATH_PEERS:
             t = _median(c, peer)
             cells.append("-" if t is None else f"{_us(t)} ({_x(_ratio(t, gen), 0)}×)")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return [*lines, ""]
+    lines.append("")
+    if "seed" in by_doc and "backprop" in by_doc:
+        twins = [
+            _ratio(_median(by_doc[k], GENERATED), _median(by_doc[k], MATH))
+            for k in ("seed", "backprop")
+        ]
+        lines += [
+            f"The seed and backprop rows are the same program: {_x(twins[0])} and "
+            f"{_x(twins[1])} show this run's noise.",
+            "",
+        ]
+    return lines
 
 
 def _us(seconds: float | None) -> str:

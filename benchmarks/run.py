@@ -163,7 +163,7 @@ def _generated_suites(
     results: dict[str, Any] = {"documents": docs}
     if "numpy" in suites:
         sizes = [10**6, 10**4, 10**2]
-        rounds, target = (5, 0.004) if args.quick else (15, 0.02)
+        rounds, target = (5, 0.004) if args.quick else (25, 0.01)
         modules = generated.compile_all(docs, workdir, "numpy")
         numpy_results: dict[str, dict[int, Any]] = {}
         for doc in docs:
@@ -179,6 +179,7 @@ def _generated_suites(
                     threads=threads,
                 )
         results["numpy"] = {"sizes": sizes, "rounds": rounds, "by_doc": numpy_results}
+    if "numpy" in suites and not args.quick:
         _say("numpy: seed, glibc's default malloc policy")
         results["numpy"]["default_allocator"] = generated.default_allocator(
             Path(modules["seed"].__file__),
@@ -188,7 +189,7 @@ def _generated_suites(
             timeout=300.0,
         )
     if "math" in suites:
-        rounds, target = (5, 0.004) if args.quick else (41, 0.02)
+        rounds, target = (5, 0.004) if args.quick else (41, 0.01)
         modules = generated.compile_all(docs, workdir, "math")
         by_doc = {}
         for doc in docs:

@@ -101,7 +101,12 @@ class _Sweep:
         """
         for i, operand, local in uses:
             first_use = isinstance(operand, Sym) and operand.name not in self.adjoint
-            if local == ONE and first_use:
+            # in `(q + \sin q)^2`, visiting `\sin q` adds to d_q while its own
+            # contribution still reads d_q: share d_q only if no other operand reads q
+            alone = first_use and not any(
+                j != i and _reads(other, operand.name) for j, other, _ in uses
+            )
+            if local == ONE and alone:
                 self._accumulate(operand, adjoint)
                 return Sym(self.names[operand.name]), i
         name = self.namer.fresh("t")
@@ -112,12 +117,31 @@ class _Sweep:
         name = self.names.get(symbol.name) or self.namer.fresh(f"d_{symbol.name}")
         self.names[symbol.name] = name
         earlier = self.adjoint.get(symbol.name)
-        if earlier is None and _is_atomic(contribution):
+        if (
+            earlier is None
+            and _is_atomic(contribution)
+            and not self._may_grow(contribution)
+        ):
             self.adjoint[symbol.name] = contribution  # an alias: no statement needed
             return
         value = contribution if earlier is None else add(earlier, contribution)
         self._emit(name, value)
         self.adjoint[symbol.name] = Sym(name)
+
+    def _may_grow(self, value: Expr) -> bool:
+        """Whether `value` names an adjoint that later equations may still add to.
+
+        An alias of it would change with it (`_share` can hand out `d_q` in
+        `q + x`, and `q` may be used again); only the adjoint of the equation's own
+        target is final.
+        """
+        assert self._origin is not None
+        final = self.names.get(self._origin.target.name)
+        return (
+            isinstance(value, Sym)
+            and value.name != final
+            and value.name in self.names.values()
+        )
 
     def _emit(self, name: str, value: Expr) -> None:
         assert self._origin is not None
@@ -125,6 +149,10 @@ class _Sweep:
 
     def _is_active(self, expr: Expr) -> bool:
         return id(expr) in self._reading
+
+
+def _reads(expr: Expr, name: str) -> bool:
+    return any(isinstance(node, Sym) and node.name == name for node in walk(expr))
 
 
 def _reading(root: Expr, active: frozenset[str]) -> set[int]:

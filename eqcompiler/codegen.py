@@ -17,7 +17,7 @@ import ast
 import functools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import black
 import jinja2
@@ -25,9 +25,10 @@ import jinja2
 from . import __version__
 from .adjoint import Backward, reverse
 from .backends import Backend
-from .ir import Call, Expr, Num, Program, Sym, symbols, walk
+from .ir import Call, Expr, Mul, Num, Program, Sym, symbols, walk
 from .names import Namer
 from .resources import data_dir
+from .share import share
 
 _MODE = black.Mode(
     target_versions={black.TargetVersion.PY310},
@@ -110,6 +111,12 @@ def _render(
     namer: Namer,
 ) -> str:
     numpy = backend.name == "numpy"
+    shared = share(program.assigns, backward.steps, backward.gradients, namer)
+    swept_program = replace(program, assigns=shared.assigns)
+    backward = replace(backward, steps=shared.steps, gradients=shared.gradients)
+    fused: dict[str, tuple[Expr, Expr]] = {}
+    if numpy:
+        backward, fused = _fuse_reductions(backward)
     reverse_lines: list[str] = []
     origin = None
     for step in backward.steps:
@@ -119,16 +126,19 @@ def _render(
                 f"# from {origin.latex} (line {origin.span.start.line})"
             )
         reverse_lines.append(f"{step.target} = {backend.code(step.value)}")
-    fields, setup = _gradient_fields(program, backward, backend, namer)
+    fields, setup = _gradient_fields(program, backward, backend, namer, fused)
     reverse_lines += setup
     swept = [s.value for s in backward.steps]
     swept += [expr for _, expr in backward.gradients if expr is not None]
+    swept += [e for pair in fused.values() for e in pair]
     forward = _forward_lines(program, backend, ())
-    forward_and_sweep = _forward_lines(program, backend, swept)
+    forward_and_sweep = _forward_lines(swept_program, backend, swept)
     used = [a.value for a in program.assigns] + swept
     helpers = [_helper_source(backend.name, h) for h in backend.helpers_used(used)]
     if numpy and program.wrt:
         helpers.append(_helper_source("numpy", "_sum_to"))
+    if fused:
+        helpers.append(_helper_source("numpy", "_sum_product"))
     usual = "np" if numpy else "math"  # how templates/helpers_*.py name the module
     helpers = [re.sub(rf"\b{usual}\.", f"{backend.alias}.", h) for h in helpers]
     body = [*forward_and_sweep, *reverse_lines, *fields, *helpers]
@@ -193,8 +203,44 @@ def _forward_lines(
     return lines
 
 
+def _fuse_reductions(
+    backward: Backward,
+) -> tuple[Backward, dict[str, tuple[Expr, Expr]]]:
+    """Gradients `d_w = a * b` read once, by the reduction to `w`'s shape: fused.
+
+    `_sum_product(a, b, ...)` then sums the product without making it, when `w` is a
+    number and `a`, `b` arrays of the output's shape (a weight times its data).
+    """
+    uses: dict[str, int] = {}
+    for expr in [s.value for s in backward.steps] + [
+        e for _, e in backward.gradients if e
+    ]:
+        for node in walk(expr):
+            if isinstance(node, Sym):
+                uses[node.name] = uses.get(node.name, 0) + 1
+    by_target = {s.target: s for s in backward.steps}
+    fused: dict[str, tuple[Expr, Expr]] = {}
+    dropped: set[str] = set()
+    for symbol, adjoint in backward.gradients:
+        if not isinstance(adjoint, Sym) or uses.get(adjoint.name) != 1:
+            continue
+        step = by_target.get(adjoint.name)
+        if step is None or not isinstance(step.value, Mul):
+            continue
+        if sum(1 for s in backward.steps if s.target == step.target) != 1:
+            continue  # accumulated over several statements
+        fused[symbol.name] = (step.value.left, step.value.right)
+        dropped.add(step.target)
+    steps = tuple(s for s in backward.steps if s.target not in dropped)
+    return replace(backward, steps=steps), fused
+
+
 def _gradient_fields(
-    program: Program, backward: Backward, backend: Backend, namer: Namer
+    program: Program,
+    backward: Backward,
+    backend: Backend,
+    namer: Namer,
+    fused: dict[str, tuple[Expr, Expr]] | None = None,
 ) -> tuple[list[str], list[str]]:
     """`name=value` for each gradient, and the lines that must come before them."""
     inputs = {s.name for s in program.inputs}
@@ -214,6 +260,9 @@ def _gradient_fields(
         name = symbol.name
         if adjoint is None:
             value = f"{m}.zeros_like({name}, dtype={m}.result_type({name}, 1.0))"
+        elif fused and name in fused:
+            left, right = (backend.code(e) for e in fused[name])
+            value = f"_sum_product({left}, {right}, {m}.shape({name}), {shape})"
         else:
             code = backend.code(adjoint)
             if isinstance(adjoint, Num):

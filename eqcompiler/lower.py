@@ -364,8 +364,17 @@ def _is_mark(arg: Tree | Token) -> bool:
         inner = _trees(arg)
         if len(inner) == 1 and inner[0].data == "juxt":
             items = _trees(inner[0])
-            return len(items) == 1 and _base(items[0]).data == "paren"
+            # `x^{(i)}`, but not `x^{(a + 1)^{2}}`
+            return (
+                len(items) == 1
+                and _base(items[0]).data == "paren"
+                and len(items[0].children) == 1
+            )
     return False
+
+
+def _braced(arg: Tree | Token) -> bool:
+    return isinstance(arg, Tree) and arg.data == "braced"
 
 
 @dataclass
@@ -748,14 +757,19 @@ class _Lowerer:
         if kind in ("paren", "bracket"):
             args = tuple(self._arg_item(a) for a in _trees(base))
             value = args[0] if len(args) == 1 else None
-            if value is None and scripts:
-                raise EqError("a list of values cannot take a power", span)
+            # `\\max(a, b)^2`: the scripts go on the call (`_value_of` rejects a list)
             piece = _Value(value, span, args, tuple(scripts))
             if value is not None:
                 piece.expr = self._scripts(value, scripts, span)
             return piece
         if kind in ("letter", "greek", "named", "decorated"):
-            naming = [s for s in scripts if s.data != "sup" or _is_mark(s.children[0])]
+            euler = self._constant(base, []) == Const("e")  # `e^{(x)}` is exp(x)
+            naming = [
+                s
+                for s in scripts
+                if s.data != "sup"
+                or (_is_mark(s.children[0]) and not (euler and _braced(s.children[0])))
+            ]
             powers = [s for s in scripts if s not in naming]
             value = self._constant(base, naming)
             if value is None:
@@ -866,8 +880,11 @@ class _Lowerer:
 
     def _script(self, value: Expr, script: Tree, span: Span | None = None) -> Expr:
         span = span or self.span(script)
-        if script.data == "sup" and not _is_mark(script.children[0]):
-            exponent = self._arg(script.children[0])
+        arg = script.children[0] if script.data == "sup" else None
+        if arg is not None and (
+            not _is_mark(arg) or (_braced(arg) and not isinstance(value, Sym))
+        ):
+            exponent = self._arg(arg)
             if isinstance(value, Const) and value.name == "e":
                 return Call("exp", (exponent,), span)
             return Pow(value, exponent, span)

@@ -140,6 +140,30 @@ _PLAIN |= {"alpha", "beta", "theta", "lambda_", "mu", "ell", "phi", "Sigma"}
 _PLAIN |= {"w_1", "x_2", "h_t", "z_1", "h_2", "r_t", "lr", "loss", "x_bar", "y_hat"}
 _PLAIN |= {"u_tilde", "eta"}
 
+# ---- kinks: functions whose derivatives sympy takes without deciding signs ------------
+
+
+class signum(sympy.Function):  # noqa: N801 - the name lambdify prints
+    """The sign of the argument; its derivative is 0 (DESIGN.md: 0 at the kink too)."""
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return sympy.S.Zero
+
+
+class absval(sympy.Function):  # noqa: N801
+    """|x|, differentiated as sign(x) whether or not sympy can prove x real."""
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return signum(self.args[0])
+
+
+class step(sympy.Function):  # noqa: N801
+    """1 where the argument is positive, else 0; derivative 0."""
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return sympy.S.Zero
+
+
 # ---- nodes --------------------------------------------------------------------------------
 
 # How tightly a rendering binds, loosest first.
@@ -532,17 +556,17 @@ def absolute(draw: Draw, a: Node) -> Node:
     combined = _combine(a)
     combined["bars"] = bars
     combined["kinks"] += (a.expr,)
-    meaning = sympy.Piecewise((a.expr, a.expr >= 0), (-a.expr, True))
-    return Node(meaning, latex, ITEM, lo, a.magnitude, **combined)
+    return Node(
+        absval(a.expr), latex, ITEM, lo, a.magnitude, **combined)
 
 
 def extremum(draw: Draw, which: str, nodes: Sequence[Node]) -> Node:
     """max or min of two or three nodes."""
     los, his = [n.lo for n in nodes], [n.hi for n in nodes]
     if which == "max":
-        lo, hi, meaning = max(los), max(his), _extremum(nodes, lambda u, v: u >= v)
+        lo, hi, meaning = max(los), max(his), _extremum(nodes, 1)
     else:
-        lo, hi, meaning = min(los), min(his), _extremum(nodes, lambda u, v: u <= v)
+        lo, hi, meaning = min(los), min(his), _extremum(nodes, -1)
     inner = ", ".join(n.latex for n in nodes)
     latex = (
         f"\\{which}\\left({inner}\\right)"
@@ -556,11 +580,11 @@ def extremum(draw: Draw, which: str, nodes: Sequence[Node]) -> Node:
     return Node(meaning, latex, ITEM, lo, hi, scriptable=True, **combined)
 
 
-def _extremum(nodes: Sequence[Node], wins: Callable) -> sympy.Expr:
-    """max or min as a Piecewise (sympy differentiates it without re() and im())."""
+def _extremum(nodes: Sequence[Node], sign: int) -> sympy.Expr:
+    """max (sign 1) or min (sign -1): (a + b +- |a - b|) / 2."""
     best = nodes[0].expr
     for node in nodes[1:]:
-        best = sympy.Piecewise((best, wins(best, node.expr)), (node.expr, True))
+        best = (best + node.expr + sign * absval(best - node.expr)) / 2
     return best
 
 
@@ -575,24 +599,24 @@ def relu(draw: Draw, a: Node) -> Node:
     combined = _combine(a)
     combined["kinks"] += (a.expr,)
     lo, hi = max(0.0, a.lo), max(0.0, a.hi)
-    return Node(sympy.Piecewise((a.expr, a.expr >= 0), (0, True)), latex, ITEM, lo, hi, scriptable=True, **combined)
+    return Node((a.expr + absval(a.expr)) / 2, latex, ITEM, lo, hi, scriptable=True, **combined)
 
 
 def indicator(draw: Draw, a: Node, b: Node) -> Node:
     op, holds = _pick(
         draw,
         [
-            (">", lambda u, v: u > v),
-            ("<", lambda u, v: u < v),
-            ("\\ge", lambda u, v: u >= v),
-            ("\\geq", lambda u, v: u >= v),
-            ("\\le", lambda u, v: u <= v),
-            (">=", lambda u, v: u >= v),
+            (">", lambda u, v: step(u - v)),
+            ("<", lambda u, v: step(v - u)),
+            ("\\ge", lambda u, v: step(u - v)),
+            ("\\geq", lambda u, v: step(u - v)),
+            ("\\le", lambda u, v: step(v - u)),
+            (">=", lambda u, v: step(u - v)),
         ],
     )
     opener, closer = _pick(draw, [("(", ")"), ("[", "]")])
     latex = f"\\mathbb{{1}}{opener}{a.latex} {op} {b.latex}{closer}"
-    meaning = sympy.Piecewise((1, holds(a.expr, b.expr)), (0, True))
+    meaning = holds(a.expr, b.expr)  # equal where we compare: away from a = b
     combined = _combine(a, b)
     combined["kinks"] += (a.expr - b.expr,)
     return Node(meaning, latex, ITEM, 0.0, 1.0, **combined)
@@ -984,7 +1008,14 @@ def _sign(value):
 
 
 _MODULES = [
-    {"Heaviside": _heaviside, "DiracDelta": lambda *_: 0.0, "sign": _sign},
+    {
+        "absval": abs,
+        "signum": _sign,
+        "step": _heaviside,
+        "Heaviside": _heaviside,
+        "DiracDelta": lambda *_: 0.0,
+        "sign": _sign,
+    },
     "math",
 ]
 
@@ -1132,7 +1163,7 @@ def _check_numpy(
 # ---- the long run -------------------------------------------------------------------------------
 
 
-def run(programs: int, seed: int, report: int, failures: Path) -> dict:
+def run(programs: int, seed: str, report: int, failures: Path) -> dict:
     started = time.time()
     tried = failed = 0
     kinds: dict[str, int] = {}
@@ -1257,7 +1288,7 @@ def _commit() -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--programs", type=int, default=10_000)
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", default="1")
     parser.add_argument("--report", type=int, default=100)
     parser.add_argument("--show", type=int, help="print program number N and stop")
     parser.add_argument(

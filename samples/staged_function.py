@@ -82,10 +82,11 @@ def value_and_grad(x: ArrayLike, y: ArrayLike) -> tuple[ArrayLike, Gradients]:
     xpy = x + y  # \mathrm{xpy} = x + y (line 24)
     xpysq = xpy**2  # \mathrm{xpysq} = \mathrm{xpy}^{2} (line 24)
     den = s_x + xpysq  # \mathrm{den} = s_x + \mathrm{xpysq} (line 26)
-    f = num / den  # f = \mathrm{num} \cdot \mathrm{den}^{-1} (line 30)
+    t = 1 / den  # f = \mathrm{num} \cdot \mathrm{den}^{-1} (line 30)
+    f = num * t  # f = \mathrm{num} \cdot \mathrm{den}^{-1} (line 30)
     # Backward sweep: d_x is the derivative of sum(f) with respect to x.
     # from f = \mathrm{num} \cdot \mathrm{den}^{-1} (line 30)
-    d_num = 1 / den
+    d_num = t
     d_den = -(num * den**-2.0)
     # from \mathrm{xpysq} = \mathrm{xpy}^{2} (line 24)
     d_xpy = d_den * 2 * xpy

@@ -44,6 +44,15 @@ def _sum_to(gradient: ArrayLike, shape: tuple, out_shape: tuple) -> np.ndarray:
     return np.sum(gradient, axis=axes).reshape(shape)
 
 
+def _sum_product(
+    a: ArrayLike, b: ArrayLike, shape: tuple, out_shape: tuple
+) -> np.ndarray:
+    """sum(a * b) down to `shape`; for a number, without making the product."""
+    if shape == () and np.shape(a) == out_shape and np.shape(b) == out_shape:
+        return np.asarray(np.einsum("i,i->", np.ravel(a), np.ravel(b)))
+    return _sum_to(np.multiply(a, b), shape, out_shape)
+
+
 class Gradients(NamedTuple):
     """Derivatives of sum(E), one field per input."""
 
@@ -124,43 +133,38 @@ def value_and_grad(
     h_1 = np.tanh(a_1)  # h_1 = \tanh(a_1) (line 19)
     h_2 = np.tanh(a_2)  # h_2 = \tanh(a_2) (line 19)
     y_hat = v_1 * h_1 + v_2 * h_2 + c  # \hat{y} = v_1 h_1 + v_2 h_2 + c (line 23)
+    y_hat_minus_y = y_hat - y  # E = \frac{1}{2}\left(\hat{y} - y\right)^{2} (line 25)
     # E = \frac{1}{2}\left(\hat{y} - y\right)^{2} (line 25)
-    E = 1 / 2 * (y_hat - y) ** 2
+    E = 1 / 2 * y_hat_minus_y**2
     # Backward sweep: d_x is the derivative of sum(E) with respect to x.
     # from E = \frac{1}{2}\left(\hat{y} - y\right)^{2} (line 25)
-    d_y_hat = 2 * (y_hat - y) / 2
+    d_y_hat = 2 * y_hat_minus_y / 2
     d_y = -d_y_hat
     # from \hat{y} = v_1 h_1 + v_2 h_2 + c (line 23)
-    d_v_1 = d_y_hat * h_1
     d_h_1 = d_y_hat * v_1
-    d_v_2 = d_y_hat * h_2
     d_h_2 = d_y_hat * v_2
     # from h_2 = \tanh(a_2) (line 19)
     d_a_2 = d_h_2 * (1 - h_2**2)
     # from h_1 = \tanh(a_1) (line 19)
     d_a_1 = d_h_1 * (1 - h_1**2)
     # from a_2 = w_{21} x_1 + w_{22} x_2 + b_2 (line 14)
-    d_w_21 = d_a_2 * x_1
     d_x_1 = d_a_2 * w_21
-    d_w_22 = d_a_2 * x_2
     d_x_2 = d_a_2 * w_22
     # from a_1 = w_{11} x_1 + w_{12} x_2 + b_1 (line 13)
-    d_w_11 = d_a_1 * x_1
     d_x_1 = d_x_1 + d_a_1 * w_11
-    d_w_12 = d_a_1 * x_2
     d_x_2 = d_x_2 + d_a_1 * w_12
     out_shape = np.shape(E)
     return E, Gradients(
-        w_11=_sum_to(d_w_11, np.shape(w_11), out_shape),
+        w_11=_sum_product(d_a_1, x_1, np.shape(w_11), out_shape),
         x_1=_sum_to(d_x_1, np.shape(x_1), out_shape),
-        w_12=_sum_to(d_w_12, np.shape(w_12), out_shape),
+        w_12=_sum_product(d_a_1, x_2, np.shape(w_12), out_shape),
         x_2=_sum_to(d_x_2, np.shape(x_2), out_shape),
         b_1=_sum_to(d_a_1, np.shape(b_1), out_shape),
-        w_21=_sum_to(d_w_21, np.shape(w_21), out_shape),
-        w_22=_sum_to(d_w_22, np.shape(w_22), out_shape),
+        w_21=_sum_product(d_a_2, x_1, np.shape(w_21), out_shape),
+        w_22=_sum_product(d_a_2, x_2, np.shape(w_22), out_shape),
         b_2=_sum_to(d_a_2, np.shape(b_2), out_shape),
-        v_1=_sum_to(d_v_1, np.shape(v_1), out_shape),
-        v_2=_sum_to(d_v_2, np.shape(v_2), out_shape),
+        v_1=_sum_product(d_y_hat, h_1, np.shape(v_1), out_shape),
+        v_2=_sum_product(d_y_hat, h_2, np.shape(v_2), out_shape),
         c=_sum_to(d_y_hat, np.shape(c), out_shape),
         y=_sum_to(d_y, np.shape(y), out_shape),
     )

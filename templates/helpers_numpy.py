@@ -32,3 +32,10 @@ def _sum_to(gradient: ArrayLike, shape: tuple, out_shape: tuple) -> np.ndarray:
         lead + i for i, n in enumerate(shape) if n == 1 and out_shape[lead + i] != 1
     )
     return np.sum(gradient, axis=axes).reshape(shape)
+
+
+def _sum_product(a: ArrayLike, b: ArrayLike, shape: tuple, out_shape: tuple) -> np.ndarray:
+    """sum(a * b) down to `shape`; for a number, without making the product."""
+    if shape == () and np.shape(a) == out_shape and np.shape(b) == out_shape:
+        return np.asarray(np.einsum("i,i->", np.ravel(a), np.ravel(b)))
+    return _sum_to(np.multiply(a, b), shape, out_shape)

@@ -314,7 +314,7 @@ def test_emitted_test_catches_a_wrong_gradient(tmp_path: Path):
     assert cli("compile", "--emit-tests", str(doc)).returncode == 0
     module = tmp_path / "backprop.py"
     module.write_text(
-        module.read_text().replace("d_w = d_v * x", "d_w = d_v * x * 1.01")
+        module.read_text().replace("d_v = d_y * y", "d_v = d_y * y * 1.01")
     )
     ran = run_pytest(tmp_path)
     assert ran.returncode == 1

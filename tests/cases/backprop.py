@@ -42,6 +42,15 @@ def _sum_to(gradient: ArrayLike, shape: tuple, out_shape: tuple) -> np.ndarray:
     return np.sum(gradient, axis=axes).reshape(shape)
 
 
+def _sum_product(
+    a: ArrayLike, b: ArrayLike, shape: tuple, out_shape: tuple
+) -> np.ndarray:
+    """sum(a * b) down to `shape`; for a number, without making the product."""
+    if shape == () and np.shape(a) == out_shape and np.shape(b) == out_shape:
+        return np.asarray(np.einsum("i,i->", np.ravel(a), np.ravel(b)))
+    return _sum_to(np.multiply(a, b), shape, out_shape)
+
+
 class Gradients(NamedTuple):
     """Derivatives of sum(ell), one field per input."""
 
@@ -72,20 +81,18 @@ def value_and_grad(
     u = w * x  # u = wx (line 11)
     v = u + b  # v = u + b (line 13)
     y = np.exp(v)  # y = e^{v} (line 15)
-    ell = (y - y_star) ** 2  # \ell = (y - y^{*})^{2} (line 19)
+    y_minus_y_star = y - y_star  # \ell = (y - y^{*})^{2} (line 19)
+    ell = y_minus_y_star**2  # \ell = (y - y^{*})^{2} (line 19)
     # Backward sweep: d_x is the derivative of sum(ell) with respect to x.
     # from \ell = (y - y^{*})^{2} (line 19)
-    d_y = 2 * (y - y_star)
+    d_y = 2 * y_minus_y_star
     d_y_star = -d_y
     # from y = e^{v} (line 15)
     d_v = d_y * y
-    # from u = wx (line 11)
-    d_w = d_v * x
-    d_x = d_v * w
     out_shape = np.shape(ell)
     return ell, Gradients(
-        w=_sum_to(d_w, np.shape(w), out_shape),
-        x=_sum_to(d_x, np.shape(x), out_shape),
+        w=_sum_product(d_v, x, np.shape(w), out_shape),
+        x=_sum_product(d_v, w, np.shape(x), out_shape),
         b=_sum_to(d_v, np.shape(b), out_shape),
         y_star=_sum_to(d_y_star, np.shape(y_star), out_shape),
     )

@@ -48,14 +48,17 @@ def value_and_grad(
 ) -> tuple[float, Gradients]:
     """Return L and its gradients, with one forward sweep."""
     s = w * x + b  # s = w x + b (line 8)
-    h = max(0, 1 - y * s)  # h = \max(0, 1 - y s) (line 9)
-    L = h + lambda_ / 2 * w**2  # L = h + \frac{\lambda}{2} w^{2} (line 10)
+    t_3 = 1 - y * s  # h = \max(0, 1 - y s) (line 9)
+    h = max(0, t_3)  # h = \max(0, 1 - y s) (line 9)
+    t_1 = w**2  # L = h + \frac{\lambda}{2} w^{2} (line 10)
+    t_2 = lambda_ / 2  # L = h + \frac{\lambda}{2} w^{2} (line 10)
+    L = h + t_2 * t_1  # L = h + \frac{\lambda}{2} w^{2} (line 10)
     # Backward sweep: d_x is the derivative of L with respect to x.
     # from L = h + \frac{\lambda}{2} w^{2} (line 10)
-    d_lambda_ = 0.5 * w**2
-    d_w = lambda_ / 2 * 2 * w
+    d_lambda_ = 0.5 * t_1
+    d_w = t_2 * 2 * w
     # from h = \max(0, 1 - y s) (line 9)
-    t = -float(1 - y * s > 0)
+    t = -float(t_3 > 0)
     d_y = t * s
     d_s = t * y
     # from s = w x + b (line 8)

@@ -51,6 +51,15 @@ def _sum_to(gradient: ArrayLike, shape: tuple, out_shape: tuple) -> np.ndarray:
     return np.sum(gradient, axis=axes).reshape(shape)
 
 
+def _sum_product(
+    a: ArrayLike, b: ArrayLike, shape: tuple, out_shape: tuple
+) -> np.ndarray:
+    """sum(a * b) down to `shape`; for a number, without making the product."""
+    if shape == () and np.shape(a) == out_shape and np.shape(b) == out_shape:
+        return np.asarray(np.einsum("i,i->", np.ravel(a), np.ravel(b)))
+    return _sum_to(np.multiply(a, b), shape, out_shape)
+
+
 class Gradients(NamedTuple):
     """Derivatives of sum(L), one field per input."""
 
@@ -97,19 +106,18 @@ def value_and_grad(
 ) -> tuple[ArrayLike, Gradients]:
     """Return L and its gradients, with one forward sweep."""
     z = w_1 * x_1 + w_2 * x_2 + b  # z = w_1 x_1 + w_2 x_2 + b (line 17)
-    # not needed here: p = \sigma(z) (line 21)
+    p = _sigmoid(z)  # p = \sigma(z) (line 21)
+    t = -z  # L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
+    t_1 = 1 - y  # L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
     # L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
-    L = -(y * -_softplus(-z) + (1 - y) * -_softplus(z))
+    L = -(y * -_softplus(t) + t_1 * -_softplus(z))
     # Backward sweep: d_x is the derivative of sum(L) with respect to x.
     # from L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
-    d_z = -(y * _sigmoid(-z))
-    d_z = d_z + (1 - y) * _sigmoid(z)
-    # from z = w_1 x_1 + w_2 x_2 + b (line 17)
-    d_w_1 = d_z * x_1
-    d_w_2 = d_z * x_2
+    d_z = -(y * _sigmoid(t))
+    d_z = d_z + t_1 * p
     out_shape = np.shape(L)
     return L, Gradients(
-        w_1=_sum_to(d_w_1, np.shape(w_1), out_shape),
-        w_2=_sum_to(d_w_2, np.shape(w_2), out_shape),
+        w_1=_sum_product(d_z, x_1, np.shape(w_1), out_shape),
+        w_2=_sum_product(d_z, x_2, np.shape(w_2), out_shape),
         b=_sum_to(d_z, np.shape(b), out_shape),
     )
