@@ -125,6 +125,9 @@ class _Sweep:
             self.adjoint[symbol.name] = contribution  # an alias: no statement needed
             return
         value = contribution if earlier is None else add(earlier, contribution)
+        if not symbols(value):  # a constant so far (`x + x`): no statement needed
+            self.adjoint[symbol.name] = value
+            return
         self._emit(name, value)
         self.adjoint[symbol.name] = Sym(name)
 

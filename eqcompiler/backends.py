@@ -23,6 +23,7 @@ from .ir import (
     Pow,
     Sub,
     Sym,
+    walk,
 )
 
 _ADD, _MUL, _NEG, _POW, _ATOM = 10, 20, 30, 40, 50
@@ -48,8 +49,6 @@ class Backend:
         return _Printer(self).print(expr)
 
     def helpers_used(self, exprs: list[Expr]) -> list[str]:
-        from .ir import walk
-
         used = {
             node.function
             for expr in exprs
@@ -126,6 +125,17 @@ class _Printer:
         return self._print(expr)[0]
 
     def _print(self, expr: Expr) -> tuple[str, int]:
+        if (
+            self.backend.name == "numpy"
+            and isinstance(expr, (Call, Compare))
+            and not any(isinstance(n, Sym) for n in walk(expr))
+        ):
+            # numpy computes a constant as a float64 scalar, which would turn float32
+            # arrays into float64; a Python float does not
+            return f"float({self._print_node(expr)[0]})", _ATOM
+        return self._print_node(expr)
+
+    def _print_node(self, expr: Expr) -> tuple[str, int]:
         match expr:
             case Num(value=value):
                 text = _number(value)
@@ -187,10 +197,26 @@ class _Printer:
 
     def _indicator(self, expr: Compare) -> str:
         """A comparison as the number 1.0 or 0.0."""
-        test = self._test(expr)
         if self.backend.name == "numpy":
-            return f"{self.backend.alias}.where{test[:-1]}, 1.0, 0.0)"
-        return f"float{test}"
+            return self._heaviside(expr)
+        return f"float{self._test(expr)}"
+
+    def _heaviside(self, expr: Compare) -> str:
+        """`np.heaviside(a - b, 0.0)` for a > b: unlike `np.where(a > b, 1.0, 0.0)`,
+        it keeps the operands' dtype (float32 stays float32)."""
+        big, small = (
+            (expr.left, expr.right)
+            if expr.op in (">", ">=")
+            else (expr.right, expr.left)
+        )
+        at_zero = "1.0" if expr.op in (">=", "<=") else "0.0"
+        if small == Num(0.0):
+            difference = self._print(big)[0]
+        elif big == Num(0.0):
+            difference = self._print(Neg(small))[0]
+        else:
+            difference = f"{self._at(big, _ADD)} - {self._at(small, _ADD + 1)}"
+        return f"{self.backend.alias}.heaviside({difference}, {at_zero})"
 
 
 def _number(value: float) -> str:

@@ -424,6 +424,8 @@ def _read(source: Path) -> str:
         raise Usage(f"{source}: no such file")
     if source.is_dir():
         raise Usage(f"{source}: is a directory, not a document")
+    if not source.is_file():  # a FIFO or a device: reading it could wait forever
+        raise Usage(f"{source}: is not a regular file")
     try:
         data = source.read_bytes()
     except OSError as problem:

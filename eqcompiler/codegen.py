@@ -265,8 +265,9 @@ def _gradient_fields(
             value = f"_sum_product({left}, {right}, {m}.shape({name}), {shape})"
         else:
             code = backend.code(adjoint)
-            if isinstance(adjoint, Num):
-                code = repr(float(adjoint.value))
+            if not symbols(adjoint):  # a constant, in the input's float type (float32)
+                number = repr(float(adjoint.value)) if isinstance(adjoint, Num) else code
+                code = f"{m}.asarray({number}, {m}.result_type({name}, 1.0))"
             if isinstance(adjoint, Sym) and (
                 adjoint.name in inputs
                 or adjoint.name in handed_out

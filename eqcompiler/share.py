@@ -97,7 +97,11 @@ def _rebuild(expr: Expr, new: list[Expr]) -> Expr:
 
 
 def _atomic(expr: Expr) -> bool:
-    return isinstance(expr, (Sym, Num, Const))
+    """Names and numbers; and constants (`1 / 3`), which stay Python floats inline
+    (a numpy float64 temporary would turn float32 arrays into float64)."""
+    if isinstance(expr, (Sym, Num, Const)):
+        return True
+    return not any(isinstance(node, Sym) for node in walk(expr))
 
 
 def _name_for(expr: Expr) -> str:

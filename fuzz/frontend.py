@@ -29,7 +29,6 @@ the end is what fuzz/RESULTS.md records.
 from __future__ import annotations
 
 import argparse
-import ast
 import contextlib
 import dataclasses
 import datetime
@@ -38,26 +37,25 @@ import json
 import math
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
 import traceback
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from fuzz.checks import (
+from fuzz.checks import (  # noqa: E402
     Timeout,
     backend_of_module,
     module_problem,
     time_limit,
-)  # noqa: E402
+)
 
 CRASHES = ROOT / "fuzz" / "crashes"
 

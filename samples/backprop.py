@@ -47,7 +47,11 @@ def _sum_product(
 ) -> np.ndarray:
     """sum(a * b) down to `shape`; for a number, without making the product."""
     if shape == () and np.shape(a) == out_shape and np.shape(b) == out_shape:
-        return np.asarray(np.einsum("i,i->", np.ravel(a), np.ravel(b)))
+        dtype = np.result_type(a, b)  # float32 stays float32
+        product = np.einsum(
+            "i,i->", np.ravel(a), np.ravel(b), dtype=dtype, casting="same_kind"
+        )
+        return np.asarray(product)
     return _sum_to(np.multiply(a, b), shape, out_shape)
 
 

@@ -50,7 +50,7 @@ TABLE = [
         [("y", "np.exp(v) + np.exp(v) + np.exp(v) + np.exp(v)")],
     ),
     ("y = \\log x y", [("y", "np.log(x * y)")]),
-    ("y = \\log_{2} x + \\ln x", [("y", "np.log(x) / np.log(2) + np.log(x)")]),
+    ("y = \\log_{2} x + \\ln x", [("y", "np.log(x) / float(np.log(2)) + np.log(x)")]),
     ("y = \\sin 2x", [("y", "np.sin(2 * x)")]),
     ("y = \\sin x \\cos y", [("y", "np.sin(x) * np.cos(y)")]),
     ("y = \\tanh 2z", [("y", "np.tanh(2 * z)")]),
@@ -73,7 +73,7 @@ TABLE = [
         [("y", "lr * _softplus(z)")],
     ),
     ("y = \\operatorname{ReLU}(z) + \\mathrm{relu}(w)", [("y", "_relu(z) + _relu(w)")]),
-    ("y = \\mathbb{1}(x \\ge 0) x", [("y", "np.where(x >= 0, 1.0, 0.0) * x")]),
+    ("y = \\mathbb{1}(x \\ge 0) x", [("y", "np.heaviside(x, 1.0) * x")]),
     ("y = x \\mathbb{1}[x > 0]", [("y", "x * (x > 0)")]),
     ("y = \\pi r^2", [("y", "np.pi * r ** 2")]),
     # names
