@@ -81,7 +81,7 @@ class _Sweep:
             return
         local = partials(node, out)
         done = None
-        if len(live) > 1 and not _is_atomic(adjoint):
+        if len(live) > 1 and not _is_atomic(adjoint) and symbols(adjoint):
             adjoint, done = self._share(
                 adjoint, [(i, operands[i], local[i]) for i in live]
             )
@@ -108,7 +108,7 @@ class _Sweep:
             )
             if local == ONE and alone:
                 self._accumulate(operand, adjoint)
-                return Sym(self.names[operand.name]), i
+                return self.adjoint[operand.name], i  # its name, or a constant
         name = self.namer.fresh("t")
         self._emit(name, adjoint)
         return Sym(name), None

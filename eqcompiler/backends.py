@@ -7,6 +7,7 @@ reduction of a broadcast gradient) that the generated module must define.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .ir import (
@@ -128,7 +129,7 @@ class _Printer:
         if (
             self.backend.name == "numpy"
             and isinstance(expr, (Call, Compare))
-            and not any(isinstance(n, Sym) for n in walk(expr))
+            and not _reads_symbol(expr)
         ):
             # numpy computes a constant as a float64 scalar, which would turn float32
             # arrays into float64; a Python float does not
@@ -150,13 +151,15 @@ class _Printer:
                 return f"{self._at(left, _ADD)} - {self._at(right, _ADD + 1)}", _ADD
             case Mul(left=left, right=Compare() as test) if not isinstance(
                 left, Compare
-            ):
-                # a number times a truth value is a number: no conversion needed
+            ) and (self.backend.name != "numpy" or _reads_symbol(left)):
+                # a number times a truth value is a number: no conversion needed (in
+                # numpy, a constant times a bool array would be float64, not float32)
                 return f"{self._at(left, _MUL)} * {self._test(test)}", _MUL
             case Mul(left=left, right=Pow(base=base, exponent=Num(value=-1.0))):
                 return f"{self._at(left, _MUL)} / {self._at(base, _MUL + 1)}", _MUL
             case Mul(left=left, right=right):
-                return f"{self._at(left, _MUL)} * {self._at(right, _MUL)}", _MUL
+                # `a * (b / c)` keeps its parentheses: `a * b / c` rounds differently
+                return f"{self._at(left, _MUL)} * {self._at(right, _MUL + 1)}", _MUL
             case Div(left=left, right=right):
                 return f"{self._at(left, _MUL)} / {self._at(right, _MUL + 1)}", _MUL
             case Neg(operand=Neg(operand=operand)):
@@ -184,7 +187,7 @@ class _Printer:
     def _exponent(self, expr: Expr) -> str:
         if isinstance(expr, Num):
             value = expr.value
-            if value < 0 and value == int(value):
+            if value < 0 and math.isfinite(value) and value == int(value):
                 return (
                     f"{value:.1f}"  # an integer array cannot take a negative int power
                 )
@@ -219,7 +222,18 @@ class _Printer:
         return f"{self.backend.alias}.heaviside({difference}, {at_zero})"
 
 
+def _reads_symbol(expr: Expr) -> bool:
+    return any(isinstance(node, Sym) for node in walk(expr))
+
+
+def float_literal(value: float) -> str:
+    """`value` as a Python float literal (`2.0`; `float("inf")` for infinity)."""
+    return repr(float(value)) if math.isfinite(value) else f'float("{value}")'
+
+
 def _number(value: float) -> str:
+    if not math.isfinite(value):  # `10^{300} \\cdot 10^{300}` folded: what Python gives
+        return f'float("{value}")'
     if value == int(value) and abs(value) < 1e16:
         return str(int(value))
     return repr(value)

@@ -24,7 +24,7 @@ import jinja2
 
 from . import __version__
 from .adjoint import Backward, reverse
-from .backends import Backend
+from .backends import Backend, float_literal
 from .ir import Call, Expr, Mul, Num, Program, Sym, symbols, walk
 from .names import Namer
 from .resources import data_dir
@@ -266,7 +266,9 @@ def _gradient_fields(
         else:
             code = backend.code(adjoint)
             if not symbols(adjoint):  # a constant, in the input's float type (float32)
-                number = repr(float(adjoint.value)) if isinstance(adjoint, Num) else code
+                number = (
+                    float_literal(adjoint.value) if isinstance(adjoint, Num) else code
+                )
                 code = f"{m}.asarray({number}, {m}.result_type({name}, 1.0))"
             if isinstance(adjoint, Sym) and (
                 adjoint.name in inputs
@@ -283,7 +285,7 @@ def _gradient_fields(
 
 def _float_code(expr: Expr, backend: Backend) -> str:
     if isinstance(expr, Num):
-        return repr(float(expr.value))
+        return float_literal(expr.value)
     return backend.code(expr)
 
 

@@ -894,7 +894,13 @@ class _Lowerer:
 
     def symbol(self, item: Tree) -> Sym:
         latex = _canonical(item)
-        return Sym(_python_name(item), latex, self.span(item))
+        name = _python_name(item)
+        if not name:  # `\mathrm{}`, `\mathrm{é}`
+            raise EqError(
+                f"{latex} has no letter or digit to name it by in Python",
+                self.span(item),
+            )
+        return Sym(name, latex, self.span(item))
 
 
 class _Piece:

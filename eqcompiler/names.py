@@ -47,11 +47,23 @@ def sanitize(text: str) -> str:
     return _NOT_IDENTIFIER.sub("_", text).strip("_")
 
 
+# Names a generated module uses for itself (its class and functions, and the builtins
+# the math backend calls): a document symbol spelled so would hide them.
+RESERVED = frozenset(
+    "Gradients NamedTuple ArrayLike forward backward value_and_grad float abs max min".split()
+)
+
+
 def keyword_safe(name: str) -> str:
-    """A Python keyword gets a trailing underscore (`lambda` -> `lambda_`)."""
-    return (
-        name + "_" if keyword.iskeyword(name) or keyword.issoftkeyword(name) else name
-    )
+    """A Python keyword gets a trailing underscore (`lambda` -> `lambda_`), and so
+    does a name the module uses (`float` -> `float_`); a leading digit gets a leading
+    an `n` (`\\mathrm{2x}` -> `n2x`)."""
+    name = _NOT_IDENTIFIER.sub("_", name)  # `\\hat 1.5`: a number under an accent
+    name = name.lstrip("_")  # a NamedTuple field cannot start with `_`
+    if name[:1].isdigit():
+        name = "n" + name
+    reserved = keyword.iskeyword(name) or keyword.issoftkeyword(name)
+    return name + "_" if reserved or name in RESERVED else name
 
 
 @dataclass

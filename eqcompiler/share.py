@@ -101,6 +101,8 @@ def _atomic(expr: Expr) -> bool:
     (a numpy float64 temporary would turn float32 arrays into float64)."""
     if isinstance(expr, (Sym, Num, Const)):
         return True
+    if isinstance(expr, Pow) and expr.exponent == Num(-1.0):
+        return True  # `p x^{-1}` prints as `p / x`: named, it would round differently
     return not any(isinstance(node, Sym) for node in walk(expr))
 
 

@@ -116,7 +116,49 @@ def _stable(expr: Expr) -> Expr:
             ),
         ):
             return Call("logaddexp", (a, b), expr.span)
+        # log(e^{a} + e^{b} + e^{c} ...)  ->  logaddexp(logaddexp(a, b), c) ...
+        case Call(function="log", args=(argument,)) if len(_exp_terms(argument)) > 2:
+            first, second, *rest = _exp_terms(argument)
+            result = Call("logaddexp", (first, second), expr.span)
+            for term in rest:
+                result = Call("logaddexp", (result, term), expr.span)
+            return result
+        # e^{a} / (e^{a} + e^{b})  ->  sigmoid(a - b)  (a softmax of two)
+        case Div(
+            left=Call(function="exp", args=(top,)),
+            right=Add(
+                left=Call(function="exp", args=(p,)),
+                right=Call(function="exp", args=(q,)),
+            ),
+        ) if top in (p, q):
+            other = q if p == top else p
+            return Call("sigmoid", (Sub(top, other, expr.span),), expr.span)
+        # (e^{u} - e^{-u}) / (e^{u} + e^{-u})  ->  tanh(u)
+        case Div(
+            left=Sub(
+                left=Call(function="exp", args=(u,)),
+                right=Call(function="exp", args=(v,)),
+            ),
+            right=Add(
+                left=Call(function="exp", args=(u2,)),
+                right=Call(function="exp", args=(v2,)),
+            ),
+        ) if (u2, v2) == (u, v) and v == _negated(u):
+            return Call("tanh", (u,), expr.span)
     return expr
+
+
+def _exp_terms(expr: Expr) -> list[Expr]:
+    """[a, b, c] when `expr` is a sum e^{a} + e^{b} + e^{c} (1 is e^{0}); else []."""
+    match expr:
+        case Add(left=left, right=right):
+            left_terms, right_terms = _exp_terms(left), _exp_terms(right)
+            return left_terms + right_terms if left_terms and right_terms else []
+        case Call(function="exp", args=(u,)):
+            return [u]
+        case Num(value=1.0):
+            return [Num(0.0, expr.span)]
+    return []
 
 
 def _one_plus_exp(expr: Expr) -> Expr | None:

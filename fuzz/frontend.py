@@ -150,6 +150,7 @@ def run_module(module: str, rng: random.Random) -> str | None:
         try:
             value, gradients = namespace["value_and_grad"](**point)
             again = forward(**point)
+            namespace["backward"](**point)
         except (ValueError, ZeroDivisionError, OverflowError):
             return None  # the math backend outside a function's domain
         except Exception as problem:  # noqa: BLE001
@@ -356,6 +357,16 @@ TOKENS = [
     "\\$",
     "\\{",
     "\\}",
+    "\\text{Gradients}",
+    "\\mathrm{float}",
+    "\\text{value_and_grad}",
+    "\\mathrm{np}",
+    "\\mathrm{math}",
+    "\\mathrm{max}",
+    "\\hat 1",
+    "\\mathrm{2x}",
+    "\\mathrm{t_1}",
+    "\\mathrm{d_x}",
 ]
 UNICODE = [
     "é",
@@ -645,7 +656,7 @@ def _save_crash(text: str, mode: Mode, outcome: Outcome) -> None:
 def _commit() -> str:
     try:
         return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
+            ["git", "describe", "--always", "--dirty"],
             cwd=ROOT,
             capture_output=True,
             text=True,

@@ -84,20 +84,19 @@ def value_and_grad(x: ArrayLike, y: ArrayLike) -> tuple[ArrayLike, Gradients]:
     xpy = x + y  # \mathrm{xpy} = x + y (line 24)
     xpysq = xpy**2  # \mathrm{xpysq} = \mathrm{xpy}^{2} (line 24)
     den = s_x + xpysq  # \mathrm{den} = s_x + \mathrm{xpysq} (line 26)
-    t = 1 / den  # f = \mathrm{num} \cdot \mathrm{den}^{-1} (line 30)
-    f = num * t  # f = \mathrm{num} \cdot \mathrm{den}^{-1} (line 30)
+    f = num / den  # f = \mathrm{num} \cdot \mathrm{den}^{-1} (line 30)
     # Backward sweep: d_x is the derivative of sum(f) with respect to x.
     # from f = \mathrm{num} \cdot \mathrm{den}^{-1} (line 30)
-    d_num = t
+    d_num = 1 / den
     d_den = -(num * den**-2.0)
     # from \mathrm{xpysq} = \mathrm{xpy}^{2} (line 24)
-    d_xpy = d_den * 2 * xpy
+    d_xpy = d_den * (2 * xpy)
     # from \mathrm{num} = x + s_y (line 22)
     d_x = d_xpy + d_num
     # from s_y = \frac{1}{1 + e^{-y}} (line 16)
-    d_y = d_xpy + d_num * s_y * (1 - s_y)
+    d_y = d_xpy + d_num * (s_y * (1 - s_y))
     # from s_x = \sigma(x) (line 15)
-    d_x = d_x + d_den * s_x * (1 - s_x)
+    d_x = d_x + d_den * (s_x * (1 - s_x))
     out_shape = np.shape(f)
     return f, Gradients(
         x=_sum_to(d_x, np.shape(x), out_shape), y=_sum_to(d_y, np.shape(y), out_shape)

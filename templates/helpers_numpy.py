@@ -36,10 +36,14 @@ def _sum_to(gradient: ArrayLike, shape: tuple, out_shape: tuple) -> np.ndarray:
     return np.sum(gradient, axis=axes).reshape(shape)
 
 
-def _sum_product(a: ArrayLike, b: ArrayLike, shape: tuple, out_shape: tuple) -> np.ndarray:
+def _sum_product(
+    a: ArrayLike, b: ArrayLike, shape: tuple, out_shape: tuple
+) -> np.ndarray:
     """sum(a * b) down to `shape`; for a number, without making the product."""
     if shape == () and np.shape(a) == out_shape and np.shape(b) == out_shape:
         dtype = np.result_type(a, b)  # float32 stays float32
-        product = np.einsum("i,i->", np.ravel(a), np.ravel(b), dtype=dtype, casting="same_kind")
+        product = np.einsum(
+            "i,i->", np.ravel(a), np.ravel(b), dtype=dtype, casting="same_kind"
+        )
         return np.asarray(product)
     return _sum_to(np.multiply(a, b), shape, out_shape)

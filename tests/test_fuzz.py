@@ -136,6 +136,17 @@ def test_huge_numbers():
         _allowed(f"$$y = x^{{{number}}}$$\n")
 
 
+@pytest.mark.parametrize("backend", ["numpy", "math"])
+def test_constants_that_fold_to_infinity(backend: str):
+    """10^{300} \\cdot 10^{300} folds to inf: printing it crashed (backends._number),
+    then printed a bare `inf` (codegen, float_literal)."""
+    big = "1" + "0" * 300
+    _allowed(f"$$y = {big} \\cdot {big} x$$\n", Mode(backend, black=True, run=True))
+    _allowed(
+        f"$$y = x^{{-{big} \\cdot {big}}}$$\n", Mode(backend, black=True, run=True)
+    )
+
+
 def test_nul_bytes_unicode_and_empty_documents():
     for text in (
         "",
@@ -160,6 +171,18 @@ def test_many_equations():
 
 
 # ---- crashes the campaigns found ---------------------------------------------------------
+
+SAVED = sorted(
+    (Path(__file__).resolve().parent.parent / "fuzz" / "regressions").glob("*.md")
+)
+
+
+@pytest.mark.parametrize("path", SAVED, ids=[p.stem for p in SAVED])
+def test_saved_crash_inputs(path: Path):
+    """Inputs the campaigns found (fuzz/regressions/, named after the bug)."""
+    text = path.read_text(encoding="utf-8")
+    for mode in (Mode(), Mode(backend="math"), Mode(black=True, run=True)):
+        _allowed(text, mode)
 
 
 def test_error_inside_a_with_block_keeps_its_traceback():

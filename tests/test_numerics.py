@@ -50,3 +50,135 @@ def test_numpy_arrays_at_extremes(tmp_path):
         value, [0.0, 1 / (1 + math.e), 0.5, 1 / (1 + 1 / math.e), 1.0]
     )
     assert np.all(np.isfinite(gradients.z))
+
+
+# Forms written by hand that eqcompiler computes stably (stable.py), at ±1000.
+MORE_STABLE = {
+    "sigmoid_ratio": "$$y = \\frac{e^{z}}{1 + e^{z}}$$",
+    "sigmoid_exp_first": "$$y = \\frac{1}{e^{-z} + 1}$$",
+    "softplus_ln_exp": "$$y = \\ln\\left(1 + \\exp(z)\\right)$$",
+    "softplus_of_minus": "$$y = \\log(1 + e^{-z})$$",
+    "log_of_sigmoid_inline": "$$y = -\\log \\sigma(z)$$",
+    "log_one_minus_sigmoid": "$$y = \\log(1 - \\sigma(z))$$",
+    "logsumexp_three": "$$y = \\log(e^{z} + e^{-z} + e^{2z})$$",
+    "logsumexp_with_one": "$$y = \\log(1 + e^{z} + e^{-2z})$$",
+    "softmax_of_two": "$$y = \\frac{e^{z}}{e^{z} + e^{-z}}$$",
+    "tanh_by_hand": "$$y = \\frac{e^{z} - e^{-z}}{e^{z} + e^{-z}}$$",
+}
+
+
+@pytest.mark.parametrize("backend", ["numpy", "math"])
+@pytest.mark.parametrize("name", sorted(MORE_STABLE))
+def test_more_forms_finite_at_extremes(name: str, backend: str, tmp_path):
+    module = import_module_text(compile_latex(MORE_STABLE[name], backend), tmp_path)
+    for z in (-1000.0, -30.0, 0.5, 30.0, 1000.0):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with np.errstate(over="raise", divide="raise", invalid="raise"):
+                value, gradients = module.value_and_grad(z=z)
+        assert math.isfinite(float(value)), (z, value)
+        assert math.isfinite(float(gradients.z)), (z, gradients)
+
+
+def test_stable_forms_keep_their_values(tmp_path):
+    z = 0.7
+    expected = {
+        "logsumexp_three": math.log(math.exp(z) + math.exp(-z) + math.exp(2 * z)),
+        "logsumexp_with_one": math.log(1 + math.exp(z) + math.exp(-2 * z)),
+        "softmax_of_two": math.exp(z) / (math.exp(z) + math.exp(-z)),
+        "tanh_by_hand": math.tanh(z),
+    }
+    for name, value in expected.items():
+        for backend in ("numpy", "math"):
+            code = compile_latex(MORE_STABLE[name], backend)
+            module = import_module_text(code, tmp_path)
+            assert float(module.forward(z=z)) == pytest.approx(value, rel=1e-14)
+
+
+# ---- float32 ------------------------------------------------------------------------
+
+
+def _operations():
+    from test_rules import OPERATIONS
+
+    return OPERATIONS
+
+
+@pytest.mark.parametrize("name", sorted(_operations()))
+def test_float32_stays_float32(name: str, tmp_path):
+    """Values and gradients of float32 inputs are float32 (arrays and numpy scalars):
+    constants are Python floats, indicators np.heaviside, constant gradients cast."""
+    latex, expr, x_domain, z_domain = _operations()[name]
+    module = import_module_text(compile_latex(f"$$y = {latex}$$\n"), tmp_path)
+    names = module.forward.__code__.co_varnames[: module.forward.__code__.co_argcount]
+    domains = {"x": x_domain, "z": z_domain}
+    arrays = {n: np.linspace(*domains[n], 5, dtype=np.float32) for n in names}
+    for inputs in (arrays, {n: a[1] for n, a in arrays.items()}):
+        value, gradients = module.value_and_grad(**inputs)
+        assert np.asarray(value).dtype == np.float32, name
+        for field, gradient in gradients._asdict().items():
+            assert np.asarray(gradient).dtype == np.float32, (name, field)
+
+
+@pytest.mark.parametrize(
+    "latex",
+    [
+        "y = \\log_{2} x + \\cos(\\pi) x",  # np.log(2): a float64 scalar
+        "y = x + x",  # a constant gradient
+        "y = \\mathbb{1}(x > 0) + 2 \\mathbb{1}(x > 1)",  # indicators
+        "y = \\max(x - x, 1.5 x)",  # a constant times a truth value
+        "y = \\sigma(3) x + \\sqrt[3]{e} x",  # constant calls
+    ],
+)
+def test_float32_with_constants(latex: str, tmp_path):
+    module = import_module_text(compile_latex(f"$${latex}$$\n"), tmp_path)
+    x = np.array([0.5, 1.5, 2.5], dtype=np.float32)
+    value, gradients = module.value_and_grad(x=x)
+    assert np.asarray(value).dtype == np.float32
+    assert gradients.x.dtype == np.float32
+
+
+# ---- outside a function's domain (README, "Numerics") -----------------------------------
+
+DOMAIN = {
+    "log of 0": ("$$y = \\log x$$", 0.0),
+    "log of -1": ("$$y = \\log x$$", -1.0),
+    "sqrt of -1": ("$$y = \\sqrt{x}$$", -1.0),
+    "arcsin of 2": ("$$y = \\arcsin(x)$$", 2.0),
+    "division by 0": ("$$y = \\frac{1}{x}$$", 0.0),
+    "negative power of 0": ("$$y = x^{-2}$$", 0.0),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DOMAIN))
+def test_numpy_gives_nan_or_inf_with_a_warning(case: str, tmp_path):
+    latex, x = DOMAIN[case]
+    module = import_module_text(compile_latex(latex), tmp_path)
+    with pytest.warns(RuntimeWarning):
+        value, gradients = module.value_and_grad(x=np.array([x, 0.5]))
+    assert not np.isfinite(value[0]) or not np.isfinite(gradients.x[0])
+    assert np.isfinite(value[1]) and np.isfinite(gradients.x[1])
+
+
+@pytest.mark.parametrize("case", sorted(DOMAIN))
+def test_math_raises(case: str, tmp_path):
+    latex, x = DOMAIN[case]
+    module = import_module_text(compile_latex(latex, "math"), tmp_path)
+    with pytest.raises((ValueError, ZeroDivisionError)):
+        module.value_and_grad(x=x)
+
+
+# ---- kinks (DESIGN.md: the derivative at a kink is 0) ------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["numpy", "math"])
+def test_relu_and_indicator_at_their_kinks(backend: str, tmp_path):
+    code = compile_latex(
+        "$$y = \\operatorname{ReLU}(a) + \\mathbb{1}(b > 0) + |c| + \\max(d, 0)$$\n",
+        backend,
+    )
+    module = import_module_text(code, tmp_path)
+    gradients = module.backward(a=0.0, b=0.0, c=0.0, d=0.0)
+    assert [float(g) for g in gradients] == [0.0, 0.0, 0.0, 0.0]
+    gradients = module.backward(a=1.0, b=1.0, c=-1.0, d=1.0)
+    assert [float(g) for g in gradients] == [1.0, 0.0, -1.0, 1.0]

@@ -56,7 +56,7 @@ def value_and_grad(
     # Backward sweep: d_x is the derivative of L with respect to x.
     # from L = h + \frac{\lambda}{2} w^{2} (line 10)
     d_lambda_ = 0.5 * t_1
-    d_w = t_2 * 2 * w
+    d_w = t_2 * (2 * w)
     # from h = \max(0, 1 - y s) (line 9)
     t = -float(t_3 > 0)
     d_y = t * s
