@@ -49,6 +49,13 @@ class Backend:
         """`expr` as Python source."""
         return _Printer(self).print(expr)
 
+    def code_into(self, expr: Expr, out: str) -> str | None:
+        """`expr` as a ufunc call writing into `out` (`np.add(a, b, out=...)`), or
+        None when its outermost operation is not a numpy ufunc."""
+        if self.name != "numpy" or not _reads_symbol(expr):
+            return None
+        return _Printer(self).into(expr, out)
+
     def helpers_used(self, exprs: list[Expr]) -> list[str]:
         used = {
             node.function
@@ -121,20 +128,64 @@ BACKENDS = {"numpy": NUMPY, "math": MATH}
 class _Printer:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
+        self.wrapping = backend.name == "numpy"  # constant calls in float(...)
 
     def print(self, expr: Expr) -> str:
         return self._print(expr)[0]
 
     def _print(self, expr: Expr) -> tuple[str, int]:
         if (
-            self.backend.name == "numpy"
+            self.wrapping
             and isinstance(expr, (Call, Compare))
             and not _reads_symbol(expr)
         ):
             # numpy computes a constant as a float64 scalar, which would turn float32
-            # arrays into float64; a Python float does not
-            return f"float({self._print_node(expr)[0]})", _ATOM
+            # arrays into float64; a Python float does not (one, outermost, is enough)
+            self.wrapping, outer = False, self.wrapping
+            text = f"float({self._print_node(expr)[0]})"
+            self.wrapping = outer
+            return text, _ATOM
         return self._print_node(expr)
+
+    def into(self, expr: Expr, out: str) -> str | None:
+        m = self.backend.alias
+
+        def call(function: str, *args: Expr | str) -> str:
+            texts = [a if isinstance(a, str) else self.print(a) for a in args]
+            return f"{m}.{function}({', '.join(texts)}, out={out})"
+
+        match expr:
+            case Add(left=left, right=right):
+                return call("add", left, right)
+            case Sub(left=left, right=right):
+                return call("subtract", left, right)
+            case Mul(left=left, right=Compare() as test) if not isinstance(
+                left, Compare
+            ) and _reads_symbol(left):
+                return call("multiply", left, self._test(test))
+            case Mul(left=left, right=Pow(base=base, exponent=Num(value=-1.0))):
+                return call("divide", left, base)
+            case Mul(left=left, right=right):
+                return call("multiply", left, right)
+            case Div(left=left, right=right):
+                return call("divide", left, right)
+            case Neg(operand=Neg()):
+                return None
+            case Neg(operand=operand):
+                return call("negative", operand)
+            case Pow(base=base, exponent=Num(value=2.0)):
+                return call("square", base)
+            case Pow(base=base, exponent=Num(value=-1.0)):
+                return call("divide", "1", base)
+            case Pow(base=base, exponent=Num() as exponent):
+                return call("power", base, self._exponent(exponent))
+            case Call(function=function, args=args) if (
+                function in self.backend.functions
+            ):
+                # every function of NUMPY.functions is a numpy ufunc
+                texts = ", ".join(self.print(a) for a in args)
+                return f"{self.backend.callee(function)}({texts}, out={out})"
+        return None
 
     def _print_node(self, expr: Expr) -> tuple[str, int]:
         match expr:

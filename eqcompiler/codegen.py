@@ -26,6 +26,7 @@ from . import __version__
 from .adjoint import Backward, reverse
 from .backends import Backend, float_literal
 from .ir import Call, Expr, Mul, Num, Program, Sym, symbols, walk
+from .memory import Statement, plan
 from .names import Namer
 from .resources import data_dir
 from .share import share
@@ -117,31 +118,52 @@ def _render(
     fused: dict[str, tuple[Expr, Expr]] = {}
     if numpy:
         backward, fused = _fuse_reductions(backward)
-    reverse_lines: list[str] = []
+    reverse_lines: list[_Line] = []
+    if backward.steps:
+        of = f"sum({program.output.name})" if numpy else program.output.name
+        reverse_lines.append(
+            _Line(
+                None,
+                f"# Backward sweep: d_x is the derivative of {of} with respect to x.",
+            )
+        )
     origin = None
     for step in backward.steps:
         if step.origin is not origin:
             origin = step.origin
             reverse_lines.append(
-                f"# from {origin.latex} (line {origin.span.start.line})"
+                _Line(None, f"# from {origin.latex} (line {origin.span.start.line})")
             )
-        reverse_lines.append(f"{step.target} = {backend.code(step.value)}")
+        reverse_lines.append(_Line(Statement(step.target, step.value)))
     fields, setup = _gradient_fields(program, backward, backend, namer, fused)
-    reverse_lines += setup
     swept = [s.value for s in backward.steps]
     swept += [expr for _, expr in backward.gradients if expr is not None]
     swept += [e for pair in fused.values() for e in pair]
-    forward = _forward_lines(program, backend, ())
-    forward_and_sweep = _forward_lines(swept_program, backend, swept)
+    reuse = namer.fresh("reuse")
+    forward = _print_body(
+        _forward_lines(program, ()), program, [program.output.name], backend, reuse
+    )
+    kept = [program.output.name]
+    kept += [s.name for expr in swept[len(backward.steps) :] for s in symbols(expr)]
+    forward_and_sweep = _print_body(
+        _forward_lines(swept_program, swept) + reverse_lines,
+        program,
+        kept,
+        backend,
+        reuse,
+    )
+    forward_and_sweep += setup
     used = [a.value for a in program.assigns] + swept
     helpers = [_helper_source(backend.name, h) for h in backend.helpers_used(used)]
     if numpy and program.wrt:
         helpers.append(_helper_source("numpy", "_sum_to"))
     if fused:
         helpers.append(_helper_source("numpy", "_sum_product"))
+    if any(f"{reuse} = _reusable(" in line for line in forward + forward_and_sweep):
+        helpers += [_helper_source("numpy", h) for h in ("_reusable", "_spare")]
     usual = "np" if numpy else "math"  # how templates/helpers_*.py name the module
     helpers = [re.sub(rf"\b{usual}\.", f"{backend.alias}.", h) for h in helpers]
-    body = [*forward_and_sweep, *reverse_lines, *fields, *helpers]
+    body = [*forward_and_sweep, *fields, *helpers]
     imports_module = numpy or any(f"{backend.alias}." in line for line in body)
     width = max(len(a.latex) for a in program.assigns)
     docstring = [
@@ -170,14 +192,20 @@ def _render(
         forward=forward,
         forward_and_sweep=forward_and_sweep,
         imports_module=imports_module,
-        reverse=reverse_lines,
         gradients=", ".join(fields),
     )
 
 
-def _forward_lines(
-    program: Program, backend: Backend, swept: Sequence[Expr]
-) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class _Line:
+    """A line of a function body: a statement with an optional trailing comment,
+    or a comment alone."""
+
+    statement: Statement | None
+    comment: str = ""
+
+
+def _forward_lines(program: Program, swept: Sequence[Expr]) -> list[_Line]:
     """The forward statements, each with its equation and line.
 
     A statement that neither the output nor the expressions `swept` (the backward
@@ -192,15 +220,56 @@ def _forward_lines(
     for a in program.assigns:
         where = f"(line {a.span.start.line})"
         if a.target.name in needed:
-            statement = f"{a.target.name} = {backend.code(a.value)}"
-            comment = f"# {a.latex} {where}"
-            if len(f"    {statement}  {comment}") <= _MODE.line_length:
-                lines.append(f"{statement}  {comment}")
-            else:  # black would wrap the statement around a trailing comment
-                lines += [comment, statement]
+            statement = Statement(a.target.name, a.value)
+            lines.append(_Line(statement, f"# {a.latex} {where}"))
         else:
-            lines.append(f"# not needed here: {a.latex} {where}")
+            lines.append(_Line(None, f"# not needed here: {a.latex} {where}"))
     return lines
+
+
+def _print_body(
+    lines: Sequence[_Line],
+    program: Program,
+    kept: Sequence[str],
+    backend: Backend,
+    reuse: str,
+) -> list[str]:
+    """The lines of a function body as Python, results written into arrays no
+    longer needed where memory.plan finds them (numpy)."""
+    statements = [line.statement for line in lines if line.statement is not None]
+    into: Sequence[str | None] = [None] * len(statements)
+    if backend.name == "numpy":
+        into = plan(
+            statements,
+            [s.name for s in program.inputs],
+            kept,
+            lambda expr: backend.code_into(expr, "_") is not None,
+        )
+    printed: list[str] = []
+    if any(into):
+        arguments = ", ".join(s.name for s in program.inputs)
+        printed.append(
+            f"{reuse} = _reusable({arguments})  # may results go into spare arrays?"
+        )
+    index = 0
+    for line in lines:
+        if line.statement is None:
+            printed.append(line.comment)
+            continue
+        target, value = line.statement.target, line.statement.value
+        spare = into[index]
+        index += 1
+        code = None
+        if spare is not None:
+            code = backend.code_into(value, f"_spare({spare}, {reuse})")
+        statement = f"{target} = {code or backend.code(value)}"
+        if not line.comment:
+            printed.append(statement)
+        elif len(f"    {statement}  {line.comment}") <= _MODE.line_length:
+            printed.append(f"{statement}  {line.comment}")
+        else:  # black would wrap the statement around a trailing comment
+            printed += [line.comment, statement]
+    return printed
 
 
 def _fuse_reductions(

@@ -175,6 +175,28 @@ def walk(expr: Expr) -> Iterator[Expr]:
 MAX_DEPTH = 200
 
 
+# Python's parser takes at most 200 nested parentheses; generated code adds a few
+# around an expression (a call with `out=`, the gradient's reduction).
+MAX_NESTING = 150
+
+
+def nesting(expr: Expr) -> int:
+    """How many parentheses deep `expr` may print: a function's argument, a power's
+    operands, a negated or a right operand (`a - (b - c)`) may need a pair; a left
+    operand (`a + b + c`) does not (iterative)."""
+    deepest = 0
+    stack = [(expr, 0)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        match node:
+            case Add() | Sub() | Mul() | Div():
+                stack += [(node.left, level), (node.right, level + 1)]
+            case _:
+                stack.extend((child, level + 1) for child in children(node))
+    return deepest
+
+
 def depth(expr: Expr) -> int:
     """The number of nodes on the longest path from `expr` down to a leaf (iterative)."""
     deepest = 0

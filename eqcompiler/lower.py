@@ -20,6 +20,7 @@ from . import names
 from .errors import EqError, EqErrors, Note, Span
 from .ir import (
     MAX_DEPTH,
+    MAX_NESTING,
     Add,
     Assign,
     Call,
@@ -37,6 +38,7 @@ from .ir import (
     Sub,
     Sym,
     depth,
+    nesting,
 )
 from .rules import FUNCTIONS
 from .source import MathBlock, Settings
@@ -156,6 +158,12 @@ def _too_deep(statements: Sequence[Statement]) -> Iterator[EqError]:
             yield EqError(
                 f"the expression is too long or nested too deeply (more than "
                 f"{MAX_DEPTH} operations deep); split it into several equations",
+                statement.span,
+            )
+        elif any(nesting(root) > MAX_NESTING for root in roots):
+            yield EqError(
+                f"the expression is nested too deeply (more than {MAX_NESTING} "
+                f"parentheses or function calls deep); split it into several equations",
                 statement.span,
             )
 
@@ -997,7 +1005,7 @@ def _script_text(arg: Tree | Token) -> str:
     if isinstance(arg, Token):
         value = str(arg).strip()
         return "*" if _MARKS.get(value) == "star" else value
-    tokens = [str(t).strip() for t in arg.scan_values(lambda v: isinstance(v, Token))]
+    tokens = [str(t).strip() for t in _tokens(arg)]
     tokens = ["*" if _MARKS.get(t) == "star" else t for t in tokens]
     if arg.data == "braced" and _is_mark(arg):
         return "(" + "".join(tokens) + ")"
@@ -1007,9 +1015,23 @@ def _script_text(arg: Tree | Token) -> str:
 def _join_tokens(tree: Tree) -> str:
     """The text of a subscript's tokens, without spaces."""
     parts: list[str] = []
-    for token in tree.scan_values(lambda v: isinstance(v, Token)):
+    for token in _tokens(tree):
         parts.append(str(token).strip())
     return "".join(parts)
+
+
+def _tokens(tree: Tree) -> list[Token]:
+    """The tokens of `tree`, left to right (iterative: Lark's scan_values recurses,
+    and `\\hat{x + x + ... + x}` is a thousand levels deep)."""
+    tokens: list[Token] = []
+    stack: list[Tree | Token] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Token):
+            tokens.append(node)
+        elif isinstance(node, Tree):
+            stack.extend(reversed(node.children))
+    return tokens
 
 
 def _python_name(item: Tree) -> str:

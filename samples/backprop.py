@@ -29,12 +29,15 @@ __all__ = ["Gradients", "backward", "forward", "value_and_grad"]
 def _sum_to(gradient: ArrayLike, shape: tuple, out_shape: tuple) -> np.ndarray:
     """Sum a gradient over the output's elements down to the shape of one input."""
     gradient = np.asarray(gradient)
-    if gradient.shape != out_shape:
+    if gradient.shape == out_shape:
+        if shape == out_shape:
+            return gradient
+        if shape == ():
+            return np.asarray(gradient.sum())
+    else:
         gradient = np.broadcast_to(gradient, out_shape)
         if shape == out_shape:
             return gradient.copy()
-    if shape == out_shape:
-        return gradient
     lead = len(out_shape) - len(shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and out_shape[lead + i] != 1
@@ -46,13 +49,44 @@ def _sum_product(
     a: ArrayLike, b: ArrayLike, shape: tuple, out_shape: tuple
 ) -> np.ndarray:
     """sum(a * b) down to `shape`; for a number, without making the product."""
-    if shape == () and np.shape(a) == out_shape and np.shape(b) == out_shape:
-        dtype = np.result_type(a, b)  # float32 stays float32
-        product = np.einsum(
-            "i,i->", np.ravel(a), np.ravel(b), dtype=dtype, casting="same_kind"
-        )
-        return np.asarray(product)
+    if (
+        shape == ()
+        and type(a) is np.ndarray
+        and type(b) is np.ndarray
+        and a.shape == b.shape == out_shape
+    ):
+        a, b = a.ravel(), b.ravel()
+        if a.size <= 10000:
+            return np.asarray(np.dot(a, b))
+        # in pieces of 10,000, which BLAS runs on one thread: neither the speed nor
+        # the rounding depends on how many threads BLAS may start
+        total = np.dot(a[:10000], b[:10000])
+        for start in range(10000, a.size, 10000):
+            total = total + np.dot(a[start : start + 10000], b[start : start + 10000])
+        return np.asarray(total)
     return _sum_to(np.multiply(a, b), shape, out_shape)
+
+
+def _reusable(*inputs: ArrayLike) -> bool:
+    """True when the arrays among `inputs` have one shape and one float type and the
+    rest are Python numbers: every array computed from them then has that shape and
+    type, and one that is no longer needed can take a new result in place."""
+    shape = dtype = None
+    for value in inputs:
+        if type(value) is np.ndarray:
+            if dtype is None:
+                shape, dtype = value.shape, value.dtype
+            elif value.shape != shape or value.dtype != dtype:
+                return False
+        elif type(value) is not float and type(value) is not int:
+            return False
+    return dtype is None or dtype.kind == "f"
+
+
+def _spare(array: ArrayLike, reuse: bool) -> np.ndarray | None:
+    """`array`, to write a result into (`out=`), if it is an array and `reuse` (see
+    _reusable) says results fit in it; None (a new array) otherwise."""
+    return array if reuse and type(array) is np.ndarray else None
 
 
 class Gradients(NamedTuple):
@@ -66,10 +100,12 @@ class Gradients(NamedTuple):
 
 def forward(w: ArrayLike, x: ArrayLike, b: ArrayLike, y_star: ArrayLike) -> ArrayLike:
     """Return ell."""
+    reuse = _reusable(w, x, b, y_star)  # may results go into spare arrays?
     u = w * x  # u = wx (line 11)
-    v = u + b  # v = u + b (line 13)
-    y = np.exp(v)  # y = e^{v} (line 15)
-    ell = (y - y_star) ** 2  # \ell = (y - y^{*})^{2} (line 19)
+    v = np.add(u, b, out=_spare(u, reuse))  # v = u + b (line 13)
+    y = np.exp(v, out=_spare(v, reuse))  # y = e^{v} (line 15)
+    # \ell = (y - y^{*})^{2} (line 19)
+    ell = np.square(y - y_star, out=_spare(y, reuse))
     return ell
 
 
@@ -82,17 +118,18 @@ def value_and_grad(
     w: ArrayLike, x: ArrayLike, b: ArrayLike, y_star: ArrayLike
 ) -> tuple[ArrayLike, Gradients]:
     """Return ell and its gradients, with one forward sweep."""
+    reuse = _reusable(w, x, b, y_star)  # may results go into spare arrays?
     u = w * x  # u = wx (line 11)
-    v = u + b  # v = u + b (line 13)
-    y = np.exp(v)  # y = e^{v} (line 15)
+    v = np.add(u, b, out=_spare(u, reuse))  # v = u + b (line 13)
+    y = np.exp(v, out=_spare(v, reuse))  # y = e^{v} (line 15)
     y_minus_y_star = y - y_star  # \ell = (y - y^{*})^{2} (line 19)
     ell = y_minus_y_star**2  # \ell = (y - y^{*})^{2} (line 19)
     # Backward sweep: d_x is the derivative of sum(ell) with respect to x.
     # from \ell = (y - y^{*})^{2} (line 19)
-    d_y = 2 * y_minus_y_star
+    d_y = np.multiply(2, y_minus_y_star, out=_spare(y_minus_y_star, reuse))
     d_y_star = -d_y
     # from y = e^{v} (line 15)
-    d_v = d_y * y
+    d_v = np.multiply(d_y, y, out=_spare(d_y, reuse))
     out_shape = np.shape(ell)
     return ell, Gradients(
         w=_sum_product(d_v, x, np.shape(w), out_shape),

@@ -30,26 +30,51 @@ __all__ = ["Gradients", "backward", "forward", "value_and_grad"]
 
 
 def _sigmoid(z: ArrayLike) -> np.ndarray:
-    """The logistic function 1 / (1 + e^-z), without overflow for any z."""
-    e = np.exp(-np.abs(z))  # never more than 1
-    r = 1 / (1 + e)
-    return np.where(np.greater_equal(z, 0), r, e * r)
+    """The logistic function 1 / (1 + e^-z), for any z: where e^-z overflows (z below
+    about -709), 1 / (1 + inf) is the right 0, so the warning is not needed."""
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-z))
 
 
 def _sum_to(gradient: ArrayLike, shape: tuple, out_shape: tuple) -> np.ndarray:
     """Sum a gradient over the output's elements down to the shape of one input."""
     gradient = np.asarray(gradient)
-    if gradient.shape != out_shape:
+    if gradient.shape == out_shape:
+        if shape == out_shape:
+            return gradient
+        if shape == ():
+            return np.asarray(gradient.sum())
+    else:
         gradient = np.broadcast_to(gradient, out_shape)
         if shape == out_shape:
             return gradient.copy()
-    if shape == out_shape:
-        return gradient
     lead = len(out_shape) - len(shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and out_shape[lead + i] != 1
     )
     return np.sum(gradient, axis=axes).reshape(shape)
+
+
+def _reusable(*inputs: ArrayLike) -> bool:
+    """True when the arrays among `inputs` have one shape and one float type and the
+    rest are Python numbers: every array computed from them then has that shape and
+    type, and one that is no longer needed can take a new result in place."""
+    shape = dtype = None
+    for value in inputs:
+        if type(value) is np.ndarray:
+            if dtype is None:
+                shape, dtype = value.shape, value.dtype
+            elif value.shape != shape or value.dtype != dtype:
+                return False
+        elif type(value) is not float and type(value) is not int:
+            return False
+    return dtype is None or dtype.kind == "f"
+
+
+def _spare(array: ArrayLike, reuse: bool) -> np.ndarray | None:
+    """`array`, to write a result into (`out=`), if it is an array and `reuse` (see
+    _reusable) says results fit in it; None (a new array) otherwise."""
+    return array if reuse and type(array) is np.ndarray else None
 
 
 class Gradients(NamedTuple):
@@ -61,13 +86,17 @@ class Gradients(NamedTuple):
 
 def forward(x: ArrayLike, y: ArrayLike) -> ArrayLike:
     """Return f."""
+    reuse = _reusable(x, y)  # may results go into spare arrays?
     s_x = _sigmoid(x)  # s_x = \sigma(x) (line 15)
     s_y = _sigmoid(y)  # s_y = \frac{1}{1 + e^{-y}} (line 16)
-    num = x + s_y  # \mathrm{num} = x + s_y (line 22)
+    num = np.add(x, s_y, out=_spare(s_y, reuse))  # \mathrm{num} = x + s_y (line 22)
     xpy = x + y  # \mathrm{xpy} = x + y (line 24)
-    xpysq = xpy**2  # \mathrm{xpysq} = \mathrm{xpy}^{2} (line 24)
-    den = s_x + xpysq  # \mathrm{den} = s_x + \mathrm{xpysq} (line 26)
-    f = num / den  # f = \mathrm{num} \cdot \mathrm{den}^{-1} (line 30)
+    # \mathrm{xpysq} = \mathrm{xpy}^{2} (line 24)
+    xpysq = np.square(xpy, out=_spare(xpy, reuse))
+    # \mathrm{den} = s_x + \mathrm{xpysq} (line 26)
+    den = np.add(s_x, xpysq, out=_spare(s_x, reuse))
+    # f = \mathrm{num} \cdot \mathrm{den}^{-1} (line 30)
+    f = np.divide(num, den, out=_spare(num, reuse))
     return f
 
 
@@ -78,25 +107,27 @@ def backward(x: ArrayLike, y: ArrayLike) -> Gradients:
 
 def value_and_grad(x: ArrayLike, y: ArrayLike) -> tuple[ArrayLike, Gradients]:
     """Return f and its gradients, with one forward sweep."""
+    reuse = _reusable(x, y)  # may results go into spare arrays?
     s_x = _sigmoid(x)  # s_x = \sigma(x) (line 15)
     s_y = _sigmoid(y)  # s_y = \frac{1}{1 + e^{-y}} (line 16)
     num = x + s_y  # \mathrm{num} = x + s_y (line 22)
     xpy = x + y  # \mathrm{xpy} = x + y (line 24)
     xpysq = xpy**2  # \mathrm{xpysq} = \mathrm{xpy}^{2} (line 24)
-    den = s_x + xpysq  # \mathrm{den} = s_x + \mathrm{xpysq} (line 26)
+    # \mathrm{den} = s_x + \mathrm{xpysq} (line 26)
+    den = np.add(s_x, xpysq, out=_spare(xpysq, reuse))
     f = num / den  # f = \mathrm{num} \cdot \mathrm{den}^{-1} (line 30)
     # Backward sweep: d_x is the derivative of sum(f) with respect to x.
     # from f = \mathrm{num} \cdot \mathrm{den}^{-1} (line 30)
     d_num = 1 / den
-    d_den = -(num * den**-2.0)
+    d_den = np.negative(num * den**-2.0, out=_spare(num, reuse))
     # from \mathrm{xpysq} = \mathrm{xpy}^{2} (line 24)
-    d_xpy = d_den * (2 * xpy)
+    d_xpy = np.multiply(d_den, 2 * xpy, out=_spare(xpy, reuse))
     # from \mathrm{num} = x + s_y (line 22)
-    d_x = d_xpy + d_num
+    d_x = np.add(d_xpy, d_num, out=_spare(den, reuse))
     # from s_y = \frac{1}{1 + e^{-y}} (line 16)
-    d_y = d_xpy + d_num * (s_y * (1 - s_y))
+    d_y = np.add(d_xpy, d_num * (s_y * (1 - s_y)), out=_spare(d_xpy, reuse))
     # from s_x = \sigma(x) (line 15)
-    d_x = d_x + d_den * (s_x * (1 - s_x))
+    d_x = np.add(d_x, d_den * (s_x * (1 - s_x)), out=_spare(d_x, reuse))
     out_shape = np.shape(f)
     return f, Gradients(
         x=_sum_to(d_x, np.shape(x), out_shape), y=_sum_to(d_y, np.shape(y), out_shape)

@@ -31,12 +31,15 @@ __all__ = ["Gradients", "backward", "forward", "value_and_grad"]
 def _sum_to(gradient: ArrayLike, shape: tuple, out_shape: tuple) -> np.ndarray:
     """Sum a gradient over the output's elements down to the shape of one input."""
     gradient = np.asarray(gradient)
-    if gradient.shape != out_shape:
+    if gradient.shape == out_shape:
+        if shape == out_shape:
+            return gradient
+        if shape == ():
+            return np.asarray(gradient.sum())
+    else:
         gradient = np.broadcast_to(gradient, out_shape)
         if shape == out_shape:
             return gradient.copy()
-    if shape == out_shape:
-        return gradient
     lead = len(out_shape) - len(shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and out_shape[lead + i] != 1
@@ -48,13 +51,44 @@ def _sum_product(
     a: ArrayLike, b: ArrayLike, shape: tuple, out_shape: tuple
 ) -> np.ndarray:
     """sum(a * b) down to `shape`; for a number, without making the product."""
-    if shape == () and np.shape(a) == out_shape and np.shape(b) == out_shape:
-        dtype = np.result_type(a, b)  # float32 stays float32
-        product = np.einsum(
-            "i,i->", np.ravel(a), np.ravel(b), dtype=dtype, casting="same_kind"
-        )
-        return np.asarray(product)
+    if (
+        shape == ()
+        and type(a) is np.ndarray
+        and type(b) is np.ndarray
+        and a.shape == b.shape == out_shape
+    ):
+        a, b = a.ravel(), b.ravel()
+        if a.size <= 10000:
+            return np.asarray(np.dot(a, b))
+        # in pieces of 10,000, which BLAS runs on one thread: neither the speed nor
+        # the rounding depends on how many threads BLAS may start
+        total = np.dot(a[:10000], b[:10000])
+        for start in range(10000, a.size, 10000):
+            total = total + np.dot(a[start : start + 10000], b[start : start + 10000])
+        return np.asarray(total)
     return _sum_to(np.multiply(a, b), shape, out_shape)
+
+
+def _reusable(*inputs: ArrayLike) -> bool:
+    """True when the arrays among `inputs` have one shape and one float type and the
+    rest are Python numbers: every array computed from them then has that shape and
+    type, and one that is no longer needed can take a new result in place."""
+    shape = dtype = None
+    for value in inputs:
+        if type(value) is np.ndarray:
+            if dtype is None:
+                shape, dtype = value.shape, value.dtype
+            elif value.shape != shape or value.dtype != dtype:
+                return False
+        elif type(value) is not float and type(value) is not int:
+            return False
+    return dtype is None or dtype.kind == "f"
+
+
+def _spare(array: ArrayLike, reuse: bool) -> np.ndarray | None:
+    """`array`, to write a result into (`out=`), if it is an array and `reuse` (see
+    _reusable) says results fit in it; None (a new array) otherwise."""
+    return array if reuse and type(array) is np.ndarray else None
 
 
 class Gradients(NamedTuple):
@@ -89,13 +123,17 @@ def forward(
     y: ArrayLike,
 ) -> ArrayLike:
     """Return E."""
+    reuse = _reusable(
+        w_11, x_1, w_12, x_2, b_1, w_21, w_22, b_2, v_1, v_2, c, y
+    )  # may results go into spare arrays?
     a_1 = w_11 * x_1 + w_12 * x_2 + b_1  # a_1 = w_{11} x_1 + w_{12} x_2 + b_1 (line 13)
     a_2 = w_21 * x_1 + w_22 * x_2 + b_2  # a_2 = w_{21} x_1 + w_{22} x_2 + b_2 (line 14)
-    h_1 = np.tanh(a_1)  # h_1 = \tanh(a_1) (line 19)
-    h_2 = np.tanh(a_2)  # h_2 = \tanh(a_2) (line 19)
-    y_hat = v_1 * h_1 + v_2 * h_2 + c  # \hat{y} = v_1 h_1 + v_2 h_2 + c (line 23)
+    h_1 = np.tanh(a_1, out=_spare(a_1, reuse))  # h_1 = \tanh(a_1) (line 19)
+    h_2 = np.tanh(a_2, out=_spare(a_2, reuse))  # h_2 = \tanh(a_2) (line 19)
+    # \hat{y} = v_1 h_1 + v_2 h_2 + c (line 23)
+    y_hat = np.add(v_1 * h_1 + v_2 * h_2, c, out=_spare(h_1, reuse))
     # E = \frac{1}{2}\left(\hat{y} - y\right)^{2} (line 25)
-    E = 1 / 2 * (y_hat - y) ** 2
+    E = np.multiply(1 / 2, (y_hat - y) ** 2, out=_spare(y_hat, reuse))
     return E
 
 
@@ -132,31 +170,35 @@ def value_and_grad(
     y: ArrayLike,
 ) -> tuple[ArrayLike, Gradients]:
     """Return E and its gradients, with one forward sweep."""
+    reuse = _reusable(
+        w_11, x_1, w_12, x_2, b_1, w_21, w_22, b_2, v_1, v_2, c, y
+    )  # may results go into spare arrays?
     a_1 = w_11 * x_1 + w_12 * x_2 + b_1  # a_1 = w_{11} x_1 + w_{12} x_2 + b_1 (line 13)
     a_2 = w_21 * x_1 + w_22 * x_2 + b_2  # a_2 = w_{21} x_1 + w_{22} x_2 + b_2 (line 14)
-    h_1 = np.tanh(a_1)  # h_1 = \tanh(a_1) (line 19)
-    h_2 = np.tanh(a_2)  # h_2 = \tanh(a_2) (line 19)
+    h_1 = np.tanh(a_1, out=_spare(a_1, reuse))  # h_1 = \tanh(a_1) (line 19)
+    h_2 = np.tanh(a_2, out=_spare(a_2, reuse))  # h_2 = \tanh(a_2) (line 19)
     y_hat = v_1 * h_1 + v_2 * h_2 + c  # \hat{y} = v_1 h_1 + v_2 h_2 + c (line 23)
-    y_hat_minus_y = y_hat - y  # E = \frac{1}{2}\left(\hat{y} - y\right)^{2} (line 25)
+    # E = \frac{1}{2}\left(\hat{y} - y\right)^{2} (line 25)
+    y_hat_minus_y = np.subtract(y_hat, y, out=_spare(y_hat, reuse))
     # E = \frac{1}{2}\left(\hat{y} - y\right)^{2} (line 25)
     E = 1 / 2 * y_hat_minus_y**2
     # Backward sweep: d_x is the derivative of sum(E) with respect to x.
     # from E = \frac{1}{2}\left(\hat{y} - y\right)^{2} (line 25)
-    d_y_hat = 2 * y_hat_minus_y / 2
+    d_y_hat = np.divide(2 * y_hat_minus_y, 2, out=_spare(y_hat_minus_y, reuse))
     d_y = -d_y_hat
     # from \hat{y} = v_1 h_1 + v_2 h_2 + c (line 23)
     d_h_1 = d_y_hat * v_1
     d_h_2 = d_y_hat * v_2
     # from h_2 = \tanh(a_2) (line 19)
-    d_a_2 = d_h_2 * (1 - h_2**2)
+    d_a_2 = np.multiply(d_h_2, 1 - h_2**2, out=_spare(d_h_2, reuse))
     # from h_1 = \tanh(a_1) (line 19)
-    d_a_1 = d_h_1 * (1 - h_1**2)
+    d_a_1 = np.multiply(d_h_1, 1 - h_1**2, out=_spare(d_h_1, reuse))
     # from a_2 = w_{21} x_1 + w_{22} x_2 + b_2 (line 14)
     d_x_1 = d_a_2 * w_21
     d_x_2 = d_a_2 * w_22
     # from a_1 = w_{11} x_1 + w_{12} x_2 + b_1 (line 13)
-    d_x_1 = d_x_1 + d_a_1 * w_11
-    d_x_2 = d_x_2 + d_a_1 * w_12
+    d_x_1 = np.add(d_x_1, d_a_1 * w_11, out=_spare(d_x_1, reuse))
+    d_x_2 = np.add(d_x_2, d_a_1 * w_12, out=_spare(d_x_2, reuse))
     out_shape = np.shape(E)
     return E, Gradients(
         w_11=_sum_product(d_a_1, x_1, np.shape(w_11), out_shape),

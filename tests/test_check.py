@@ -151,8 +151,13 @@ def test_diff_prints_a_unified_diff_and_writes_nothing(docs: list[Path]):
     assert result.returncode == 0  # like black: --diff alone is not a failure
     out = docs[0].with_suffix(".py")
     assert result.stdout.startswith(f"--- a/{out.as_posix()}\n+++ b/{out.as_posix()}\n")
-    assert "-    v = u + b  # v = u + b (line 13)" in result.stdout
-    assert "+    v = u - b  # v = u - b (line 13)" in result.stdout
+    assert "-    v = np.add(u, b, out=_spare(u, reuse))  # v = u + b (line 13)" in (
+        result.stdout
+    )
+    assert (
+        "+    v = np.subtract(u, b, out=_spare(u, reuse))  # v = u - b (line 13)"
+        in (result.stdout)
+    )
     assert snapshot(docs[0].parent) == before
     checked = cli("compile", "--diff", "--check", str(docs[0]))
     assert checked.returncode == 1 and checked.stdout == result.stdout
@@ -314,7 +319,9 @@ def test_emitted_test_catches_a_wrong_gradient(tmp_path: Path):
     assert cli("compile", "--emit-tests", str(doc)).returncode == 0
     module = tmp_path / "backprop.py"
     module.write_text(
-        module.read_text().replace("d_v = d_y * y", "d_v = d_y * y * 1.01")
+        module.read_text().replace(
+            "d_v = np.multiply(d_y, y,", "d_v = np.multiply(d_y, y * 1.01,"
+        )
     )
     ran = run_pytest(tmp_path)
     assert ran.returncode == 1

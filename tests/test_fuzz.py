@@ -357,3 +357,18 @@ def test_random_command_lines(args: list[str]):
             os.chdir(cwd)
     assert code in (0, 1, 2), (args, code, err.getvalue())
     assert "Traceback" not in err.getvalue() and "internal error" not in err.getvalue()
+
+
+@pytest.mark.parametrize("backend", ["numpy", "math"])
+def test_nesting_within_what_python_parses(backend: str):
+    """Python parses at most 200 nested parentheses: a constant `\\sin(\\sin(...))`
+    was wrapped in float(...) at every level and printed 200 deep (not valid Python).
+    Up to ir.MAX_NESTING calls deep compiles; deeper is a located error."""
+    for inner in ("x", "2"):
+        ok = "\\sin(" * 140 + inner + ")" * 140
+        _allowed(f"$$y = {ok} + x$$\n", Mode(backend, black=True, run=True))
+        assert classify(f"$$y = {ok} + x$$\n", Mode(backend)).kind == "ok"
+        deep = "\\sin(" * 170 + inner + ")" * 170
+        outcome = classify(f"$$y = {deep} + x$$\n", Mode(backend))
+        assert outcome.kind == "located", outcome
+        assert "too deeply" in outcome.detail

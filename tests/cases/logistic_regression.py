@@ -26,10 +26,10 @@ __all__ = ["Gradients", "backward", "forward", "value_and_grad"]
 
 
 def _sigmoid(z: ArrayLike) -> np.ndarray:
-    """The logistic function 1 / (1 + e^-z), without overflow for any z."""
-    e = np.exp(-np.abs(z))  # never more than 1
-    r = 1 / (1 + e)
-    return np.where(np.greater_equal(z, 0), r, e * r)
+    """The logistic function 1 / (1 + e^-z), for any z: where e^-z overflows (z below
+    about -709), 1 / (1 + inf) is the right 0, so the warning is not needed."""
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-z))
 
 
 def _softplus(z: ArrayLike) -> np.ndarray:
@@ -40,12 +40,15 @@ def _softplus(z: ArrayLike) -> np.ndarray:
 def _sum_to(gradient: ArrayLike, shape: tuple, out_shape: tuple) -> np.ndarray:
     """Sum a gradient over the output's elements down to the shape of one input."""
     gradient = np.asarray(gradient)
-    if gradient.shape != out_shape:
+    if gradient.shape == out_shape:
+        if shape == out_shape:
+            return gradient
+        if shape == ():
+            return np.asarray(gradient.sum())
+    else:
         gradient = np.broadcast_to(gradient, out_shape)
         if shape == out_shape:
             return gradient.copy()
-    if shape == out_shape:
-        return gradient
     lead = len(out_shape) - len(shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and out_shape[lead + i] != 1
@@ -57,13 +60,44 @@ def _sum_product(
     a: ArrayLike, b: ArrayLike, shape: tuple, out_shape: tuple
 ) -> np.ndarray:
     """sum(a * b) down to `shape`; for a number, without making the product."""
-    if shape == () and np.shape(a) == out_shape and np.shape(b) == out_shape:
-        dtype = np.result_type(a, b)  # float32 stays float32
-        product = np.einsum(
-            "i,i->", np.ravel(a), np.ravel(b), dtype=dtype, casting="same_kind"
-        )
-        return np.asarray(product)
+    if (
+        shape == ()
+        and type(a) is np.ndarray
+        and type(b) is np.ndarray
+        and a.shape == b.shape == out_shape
+    ):
+        a, b = a.ravel(), b.ravel()
+        if a.size <= 10000:
+            return np.asarray(np.dot(a, b))
+        # in pieces of 10,000, which BLAS runs on one thread: neither the speed nor
+        # the rounding depends on how many threads BLAS may start
+        total = np.dot(a[:10000], b[:10000])
+        for start in range(10000, a.size, 10000):
+            total = total + np.dot(a[start : start + 10000], b[start : start + 10000])
+        return np.asarray(total)
     return _sum_to(np.multiply(a, b), shape, out_shape)
+
+
+def _reusable(*inputs: ArrayLike) -> bool:
+    """True when the arrays among `inputs` have one shape and one float type and the
+    rest are Python numbers: every array computed from them then has that shape and
+    type, and one that is no longer needed can take a new result in place."""
+    shape = dtype = None
+    for value in inputs:
+        if type(value) is np.ndarray:
+            if dtype is None:
+                shape, dtype = value.shape, value.dtype
+            elif value.shape != shape or value.dtype != dtype:
+                return False
+        elif type(value) is not float and type(value) is not int:
+            return False
+    return dtype is None or dtype.kind == "f"
+
+
+def _spare(array: ArrayLike, reuse: bool) -> np.ndarray | None:
+    """`array`, to write a result into (`out=`), if it is an array and `reuse` (see
+    _reusable) says results fit in it; None (a new array) otherwise."""
+    return array if reuse and type(array) is np.ndarray else None
 
 
 class Gradients(NamedTuple):
@@ -83,10 +117,11 @@ def forward(
     y: ArrayLike,
 ) -> ArrayLike:
     """Return L."""
+    reuse = _reusable(w_1, x_1, w_2, x_2, b, y)  # may results go into spare arrays?
     z = w_1 * x_1 + w_2 * x_2 + b  # z = w_1 x_1 + w_2 x_2 + b (line 17)
     # not needed here: p = \sigma(z) (line 21)
     # L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
-    L = -(y * -_softplus(-z) + (1 - y) * -_softplus(z))
+    L = np.negative(y * -_softplus(-z) + (1 - y) * -_softplus(z), out=_spare(z, reuse))
     return L
 
 
@@ -111,16 +146,17 @@ def value_and_grad(
     y: ArrayLike,
 ) -> tuple[ArrayLike, Gradients]:
     """Return L and its gradients, with one forward sweep."""
+    reuse = _reusable(w_1, x_1, w_2, x_2, b, y)  # may results go into spare arrays?
     z = w_1 * x_1 + w_2 * x_2 + b  # z = w_1 x_1 + w_2 x_2 + b (line 17)
     p = _sigmoid(z)  # p = \sigma(z) (line 21)
     t = -z  # L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
     t_1 = 1 - y  # L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
     # L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
-    L = -(y * -_softplus(t) + t_1 * -_softplus(z))
+    L = np.negative(y * -_softplus(t) + t_1 * -_softplus(z), out=_spare(z, reuse))
     # Backward sweep: d_x is the derivative of sum(L) with respect to x.
     # from L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
-    d_z = -(y * _sigmoid(t))
-    d_z = d_z + t_1 * p
+    d_z = np.negative(y * _sigmoid(t), out=_spare(t, reuse))
+    d_z = np.add(d_z, t_1 * p, out=_spare(d_z, reuse))
     out_shape = np.shape(L)
     return L, Gradients(
         w_1=_sum_product(d_z, x_1, np.shape(w_1), out_shape),

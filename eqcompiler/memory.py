@@ -1,0 +1,128 @@
+"""Memory: which arrays a numpy function body may write its results into.
+
+Each statement of `forward` and `value_and_grad` makes a new array; at N = 10^6
+every fresh 8 MB temporary costs about as much as the arithmetic. A careful
+programmer writes a result into an array that nothing reads again (`out=`). This
+pass finds such arrays: walking the statements in order, the array of a value whose
+last reader has run is free, and the next statement whose outermost operation is a
+numpy ufunc takes one (its own operand's first, still in cache). Values are tracked,
+not names: `d_x = d_x + ...` is a new value under an old name, and `u = x` makes no
+array (its value is x's).
+
+Never free: an input's array (the caller's), and a value read after the body (the
+output, the gradients). Whether a statement really writes into the array is decided
+when it runs (`_spare` in templates/helpers_numpy.py): only when every array input
+has one shape and float type, so that every array the body makes has them too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+
+from .ir import Const, Expr, Neg, Num, Sym, symbols
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """`target = value`, one line of a function body."""
+
+    target: str
+    value: Expr
+
+
+def plan(
+    statements: Sequence[Statement],
+    inputs: Collection[str],
+    kept: Collection[str],
+    writes_into: Callable[[Expr], bool],
+) -> tuple[str | None, ...]:
+    """For each statement, the variable whose array it may write its result into.
+
+    `inputs` are the function's parameters; `kept` the names read after the body
+    (returned); `writes_into` tells whether a right side's outermost operation can
+    take `out=`. None where no array is free or the statement cannot write.
+    """
+    values, reads, last_read = _values(statements, inputs, kept)
+    released: dict[int, list[int]] = {}  # statement index -> values free from there
+    for value, index in last_read.items():
+        released.setdefault(index, []).append(value)
+    array_of: dict[int, int] = {}  # value -> the array holding it (its first value)
+    names: dict[int, list[str]] = {}  # array -> the names bound to it now
+    bound: dict[str, int] = {}  # name -> the array it is bound to now
+    free: list[int] = []  # arrays nothing reads again, most recently freed last
+    result: list[str | None] = []
+    for index, statement in enumerate(statements):
+        for value in released.get(index, ()):
+            if value in array_of:
+                free.append(array_of[value])
+        free = [array for array in free if names.get(array)]  # still reachable
+        value = values[index]
+        chosen = None
+        if value is not None and free and writes_into(statement.value):
+            operands = [array_of.get(v) for v in reads[index]]
+            chosen = next((a for a in operands if a in free), free[-1])
+            free.remove(chosen)
+        result.append(None if chosen is None else names[chosen][-1])
+        if statement.target in bound:  # the name leaves its old array
+            names[bound.pop(statement.target)].remove(statement.target)
+        if value is not None:
+            array = array_of.setdefault(value, value if chosen is None else chosen)
+            names.setdefault(array, []).append(statement.target)
+            bound[statement.target] = array
+    return tuple(result)
+
+
+def _fresh(expr: Expr) -> bool:
+    """Whether evaluating `expr` makes a new value (not an existing one again)."""
+    match expr:
+        case Sym() | Num() | Const():
+            return False
+        case Neg(operand=Neg(operand=operand)):
+            return _fresh(operand)
+    return True
+
+
+def _values(
+    statements: Sequence[Statement], inputs: Collection[str], kept: Collection[str]
+) -> tuple[list[int | None], list[list[int]], dict[int, int]]:
+    """Number the values (alike for `u = x`), and find each one's last reader.
+
+    Returns, per statement, the new value it makes (None for an alias or a
+    constant) and the values it reads; and, for each value the body made, the index
+    of the statement from which its array is free.
+    """
+    binding: dict[str, int] = {}
+    owned: set[int] = set()
+    next_value = 0
+    for name in inputs:
+        binding[name] = next_value  # the caller's: never owned
+        next_value += 1
+    made: list[int | None] = []
+    reads: list[list[int]] = []
+    last_read: dict[int, int] = {}
+    for index, statement in enumerate(statements):
+        read = [binding[s.name] for s in symbols(statement.value) if s.name in binding]
+        reads.append(read)
+        for value in read:
+            last_read[value] = index
+        if _fresh(statement.value):
+            value = next_value
+            next_value += 1
+            owned.add(value)
+            last_read[value] = index + 1  # unread: free after it is made
+            made.append(value)
+            binding[statement.target] = value
+        else:
+            made.append(None)
+            match statement.value:
+                case Sym(name=name) if name in binding:
+                    binding[statement.target] = binding[name]
+                case Neg(operand=Neg(operand=Sym(name=name))) if name in binding:
+                    binding[statement.target] = binding[name]
+                case _:  # a constant: no array
+                    binding.pop(statement.target, None)
+    for name in kept:
+        if name in binding:
+            last_read.pop(binding[name], None)  # read after the body: never free
+    return made, reads, {v: i for v, i in last_read.items() if v in owned}

@@ -1,0 +1,114 @@
+"""memory.plan: results go only into arrays nothing reads again, never the caller's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import compile_latex, import_module_text
+
+from eqcompiler.ir import Add, Call, Expr, Mul, Sym
+from eqcompiler.memory import Statement, plan
+
+
+def _always(expr: Expr) -> bool:
+    return not isinstance(expr, Sym)
+
+
+def s(target: str, value: Expr) -> Statement:
+    return Statement(target, value)
+
+
+def test_a_chain_reuses_its_own_array():
+    x, w, b = Sym("x"), Sym("w"), Sym("b")
+    body = [
+        s("u", Mul(w, x)),
+        s("v", Add(Sym("u"), b)),
+        s("y", Call("exp", (Sym("v"),))),
+    ]
+    assert plan(body, ["w", "x", "b"], ["y"], _always) == (None, "u", "v")
+
+
+def test_never_an_input_nor_a_value_read_later_nor_a_kept_one():
+    x = Sym("x")
+    body = [
+        s("a", Mul(x, x)),  # read again by c: not free at b
+        s("b", Add(Sym("a"), x)),
+        s("c", Add(Sym("a"), Sym("b"))),  # a and b die here: c may take one
+        s("d", Call("exp", (Sym("c"),))),  # kept below: never reused
+        s("e", Call("sin", (Sym("d"),))),
+    ]
+    into = plan(body, ["x"], ["d", "e"], _always)
+    assert into[0] is None and into[1] is None  # only x (an input) and a (live)
+    assert into[2] == "a"  # its first operand's
+    assert into[3] == "c"
+    assert into[4] == "b"  # the one array still spare (d, kept, is never reused)
+
+
+def test_an_alias_of_an_input_is_the_input():
+    x = Sym("x")
+    body = [s("u", x), s("v", Call("exp", (Sym("u"),)))]
+    assert plan(body, ["x"], ["v"], _always) == (None, None)
+
+
+def test_a_name_bound_again_accumulates_in_place():
+    x, t = Sym("x"), Sym("t")
+    body = [
+        s("d", Mul(x, x)),
+        s("t", Call("sin", (x,))),
+        s("d", Add(Sym("d"), t)),
+        s("d", Add(Sym("d"), x)),
+    ]
+    assert plan(body, ["x"], ["d"], _always) == (None, None, "d", "d")
+
+
+def test_statements_that_cannot_write_take_no_array():
+    x = Sym("x")
+    body = [s("a", Mul(x, x)), s("b", Call("sigmoid", (Sym("a"),)))]
+    assert plan(body, ["x"], ["b"], lambda e: False) == (None, None)
+
+
+DOCUMENT = r"""
+$$u = w x + b$$
+$$h = \tanh(u)$$
+$$q = h^{2} + \sin(u) h$$
+$$L = (q - t)^{2} + \log(1 + q^{2})$$
+"""
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_spare_arrays_give_the_same_numbers_and_leave_inputs_alone(dtype, tmp_path):
+    module = import_module_text(compile_latex(DOCUMENT), tmp_path)
+    source = compile_latex(DOCUMENT)
+    assert "out=_spare(" in source
+    rng = np.random.default_rng(0)
+    arrays = {n: rng.normal(size=50).astype(dtype) for n in ("x", "t")}
+    numbers = {"w": 0.7, "b": -0.2}
+    copies = {n: a.copy() for n, a in arrays.items()}
+    value, gradients = module.value_and_grad(**arrays, **numbers)
+    assert all(np.array_equal(arrays[n], copies[n]) for n in arrays)  # untouched
+    assert value.dtype == dtype
+    # w as a numpy scalar: _reusable says no, every result is a new array
+    value_new, gradients_new = module.value_and_grad(
+        **arrays, w=np.float64(0.7).astype(dtype), b=-0.2
+    )
+    np.testing.assert_allclose(
+        value, value_new, rtol=1e-6 if dtype == np.float32 else 1e-15
+    )
+    for got, want in zip(gradients, gradients_new, strict=True):
+        np.testing.assert_allclose(
+            got, want, rtol=1e-5 if dtype == np.float32 else 1e-12
+        )
+    # outputs are distinct arrays: changing one changes no other
+    value[...] = 0
+    assert not np.shares_memory(gradients.x, gradients.t)
+    assert np.any(module.forward(**arrays, **numbers) != 0)
+
+
+def test_broadcast_shapes_do_not_reuse(tmp_path):
+    module = import_module_text(compile_latex(DOCUMENT), tmp_path)
+    x = np.linspace(-1, 1, 4).reshape(4, 1)
+    t = np.linspace(0, 1, 3).reshape(1, 3)
+    value, gradients = module.value_and_grad(x=x, t=t, w=0.7, b=-0.2)
+    assert value.shape == (4, 3)
+    assert gradients.x.shape == (4, 1) and gradients.t.shape == (1, 3)
+    assert gradients.w.shape == ()
