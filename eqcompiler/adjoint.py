@@ -11,11 +11,11 @@ then `d_y_star = -d_y`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from .activity import analyze
 from .algebra import ONE, ZERO, add, is_zero, mul
-from .ir import Assign, Call, Expr, Neg, Num, Pow, Program, Sym, children, symbols, walk
+from .ir import Assign, Expr, Num, Program, Sym, children, symbols, walk, with_children
 from .names import Namer
 from .rules import partials
 
@@ -218,12 +218,4 @@ def substitute(expr: Expr, values: Mapping[str, Expr]) -> Expr:
     operands = children(expr)
     if not operands:
         return expr
-    new = [substitute(o, values) for o in operands]
-    match expr:
-        case Pow():
-            return replace(expr, base=new[0], exponent=new[1])
-        case Neg():
-            return replace(expr, operand=new[0])
-        case Call():
-            return replace(expr, args=tuple(new))
-    return replace(expr, left=new[0], right=new[1])
+    return with_children(expr, [substitute(o, values) for o in operands])

@@ -23,12 +23,14 @@ import black
 import jinja2
 
 from . import __version__
-from .adjoint import Backward, reverse
+from .adjoint import Backward, Step, reverse
+from .algebra import ZERO, mul
 from .backends import Backend, float_literal
 from .ir import Call, Expr, Mul, Num, Program, Sym, symbols, walk
 from .memory import Statement, plan
 from .names import Namer
 from .resources import data_dir
+from .scale import Gradient, scale
 from .share import share
 
 _MODE = black.Mode(
@@ -114,56 +116,67 @@ def _render(
     numpy = backend.name == "numpy"
     shared = share(program.assigns, backward.steps, backward.gradients, namer)
     swept_program = replace(program, assigns=shared.assigns)
-    backward = replace(backward, steps=shared.steps, gradients=shared.gradients)
+    # numpy: a factor costs a pass over the data where it is applied, so it is
+    # applied once; on floats, where it costs what any operation does, as written
+    scaled = scale(shared.steps, shared.gradients, carry=numpy)
+    steps = list(zip(scaled.steps, scaled.factors, strict=True))
     fused: dict[str, tuple[Expr, Expr]] = {}
     if numpy:
-        backward, fused = _fuse_reductions(backward)
-    reverse_lines: list[_Line] = []
-    if backward.steps:
-        of = f"sum({program.output.name})" if numpy else program.output.name
-        reverse_lines.append(
-            _Line(
-                None,
-                f"# Backward sweep: d_x is the derivative of {of} with respect to x.",
-            )
-        )
-    origin = None
-    for step in backward.steps:
-        if step.origin is not origin:
-            origin = step.origin
-            reverse_lines.append(
-                _Line(None, f"# from {origin.latex} (line {origin.span.start.line})")
-            )
-        reverse_lines.append(_Line(Statement(step.target, step.value)))
-    fields, setup = _gradient_fields(program, backward, backend, namer, fused)
-    swept = [s.value for s in backward.steps]
-    swept += [expr for _, expr in backward.gradients if expr is not None]
+        steps, fused = _fuse_reductions(steps, scaled.gradients)
+    swept = [step.value for step, _ in steps]
+    swept += [g.value for g in scaled.gradients if g.value is not None]
     swept += [e for pair in fused.values() for e in pair]
     reuse = namer.fresh("reuse")
     forward = _print_body(
         _forward_lines(program, ()), program, [program.output.name], backend, reuse
     )
+    reverse_lines = _reverse_lines(program, steps, scaled.folded, backend)
+    body_lines = _forward_lines(swept_program, swept) + reverse_lines
+    if numpy:
+        shape = namer.fresh("out_shape")
+        fields = [
+            replace(field, target=namer.fresh(f"grad_{field.name}"))
+            for field in _numpy_gradients(
+                program, scaled.gradients, fused, backend, shape
+            )
+        ]
+        if fields:  # the output's shape, which the gradients are reduced from
+            at = len(body_lines) - len(reverse_lines)
+            size = _Field("", f"{backend.alias}.shape({program.output.name})", ZERO)
+            body_lines.insert(
+                at, _Line(Statement(shape, ZERO), field=replace(size, target=shape))
+            )
+            if not reverse_lines:  # every gradient reads forward values only
+                of = f"sum({program.output.name})"
+                reverse_lines = [
+                    _Line(None, f"# Backward sweep: the gradients of {of}")
+                ]
+                body_lines[at + 1 : at + 1] = reverse_lines
+            header = next(
+                (i for i, line in enumerate(reverse_lines) if line.statement),
+                len(reverse_lines),
+            )
+            body_lines = _place(body_lines, fields, at + 1 + header)
+        gradients = [f"{f.name}={f.target}" for f in fields]
+    else:
+        gradients = [
+            f"{g.symbol.name}={_float_code(_scaled(g), backend)}"
+            for g in scaled.gradients
+        ]
     kept = [program.output.name]
-    kept += [s.name for expr in swept[len(backward.steps) :] for s in symbols(expr)]
-    forward_and_sweep = _print_body(
-        _forward_lines(swept_program, swept) + reverse_lines,
-        program,
-        kept,
-        backend,
-        reuse,
-    )
-    forward_and_sweep += setup
+    kept += [line.field.target for line in body_lines if line.field]
+    forward_and_sweep = _print_body(body_lines, program, kept, backend, reuse)
     used = [a.value for a in program.assigns] + swept
     helpers = [_helper_source(backend.name, h) for h in backend.helpers_used(used)]
     if numpy and program.wrt:
-        helpers.append(_helper_source("numpy", "_sum_to"))
+        helpers += [_helper_source("numpy", h) for h in ("_sum_to", "_times")]
     if fused:
         helpers.append(_helper_source("numpy", "_sum_product"))
     if any(f"{reuse} = _reusable(" in line for line in forward + forward_and_sweep):
         helpers += [_helper_source("numpy", h) for h in ("_reusable", "_spare")]
     usual = "np" if numpy else "math"  # how templates/helpers_*.py name the module
     helpers = [re.sub(rf"\b{usual}\.", f"{backend.alias}.", h) for h in helpers]
-    body = [*forward_and_sweep, *fields, *helpers]
+    body = [*forward_and_sweep, *gradients, *helpers]
     imports_module = numpy or any(f"{backend.alias}." in line for line in body)
     width = max(len(a.latex) for a in program.assigns)
     docstring = [
@@ -192,17 +205,18 @@ def _render(
         forward=forward,
         forward_and_sweep=forward_and_sweep,
         imports_module=imports_module,
-        gradients=", ".join(fields),
+        gradients=", ".join(gradients),
     )
 
 
 @dataclass(frozen=True, slots=True)
 class _Line:
     """A line of a function body: a statement with an optional trailing comment,
-    or a comment alone."""
+    or a comment alone; or a gradient (`field`) the body computes for its result."""
 
     statement: Statement | None
     comment: str = ""
+    field: _Field | None = None
 
 
 def _forward_lines(program: Program, swept: Sequence[Expr]) -> list[_Line]:
@@ -224,6 +238,54 @@ def _forward_lines(program: Program, swept: Sequence[Expr]) -> list[_Line]:
             lines.append(_Line(statement, f"# {a.latex} {where}"))
         else:
             lines.append(_Line(None, f"# not needed here: {a.latex} {where}"))
+    return lines
+
+
+def _reverse_lines(
+    program: Program,
+    steps: Sequence[tuple[Step, float]],
+    folded: Sequence[tuple[int, Step]],
+    backend: Backend,
+) -> list[_Line]:
+    """The backward steps, grouped under the equation each comes from; a step that
+    holds a multiple of its derivative says so, and one that needs no statement
+    (`d_y = 2 * y_minus_y_star`) is a comment."""
+    if not steps and not folded:
+        return []
+    numpy = backend.name == "numpy"
+    of = f"sum({program.output.name})" if numpy else program.output.name
+    header = f"# Backward sweep: d_x is the derivative of {of} with respect to x."
+    lines = [_Line(None, header)]
+    factor = next((f for _, f in steps if f != 1.0), None)
+    if factor is not None:
+        times = _number_text(factor)
+        lines = [
+            _Line(None, f"{header[:-1]}; where"),
+            _Line(
+                None,
+                f'# a line says "times {times}", the derivative is {times} * d_x: the '
+                f"gradients apply the {times}.",
+            ),
+        ]
+    notes: dict[int, list[Step]] = {}
+    for index, step in folded:
+        notes.setdefault(index, []).append(step)
+    origin = None
+    for index in range(len(steps) + 1):
+        entries = [(note, None) for note in notes.get(index, ())]
+        if index < len(steps):
+            entries.append(steps[index])
+        for step, factor in entries:
+            if step.origin is not origin:
+                origin = step.origin
+                where = f"(line {origin.span.start.line})"
+                lines.append(_Line(None, f"# from {origin.latex} {where}"))
+            if factor is None:  # folded: no statement
+                code = backend.code(step.value)
+                lines.append(_Line(None, f"# {step.target} is {code}"))
+            else:
+                comment = "" if factor == 1.0 else f"# times {_number_text(factor)}"
+                lines.append(_Line(Statement(step.target, step.value), comment))
     return lines
 
 
@@ -259,10 +321,12 @@ def _print_body(
         target, value = line.statement.target, line.statement.value
         spare = into[index]
         index += 1
-        code = None
-        if spare is not None:
-            code = backend.code_into(value, f"_spare({spare}, {reuse})")
-        statement = f"{target} = {code or backend.code(value)}"
+        out = None if spare is None else f"_spare({spare}, {reuse})"
+        if line.field is not None:
+            statement = line.field.code(out)
+        else:
+            code = None if out is None else backend.code_into(value, out)
+            statement = f"{target} = {code or backend.code(value)}"
         if not line.comment:
             printed.append(statement)
         elif len(f"    {statement}  {line.comment}") <= _MODE.line_length:
@@ -273,83 +337,161 @@ def _print_body(
 
 
 def _fuse_reductions(
-    backward: Backward,
-) -> tuple[Backward, dict[str, tuple[Expr, Expr]]]:
+    steps: Sequence[tuple[Step, float]], gradients: Sequence[Gradient]
+) -> tuple[list[tuple[Step, float]], dict[str, tuple[Expr, Expr]]]:
     """Gradients `d_w = a * b` read once, by the reduction to `w`'s shape: fused.
 
     `_sum_product(a, b, ...)` then sums the product without making it, when `w` is a
     number and `a`, `b` arrays of the output's shape (a weight times its data).
     """
     uses: dict[str, int] = {}
-    for expr in [s.value for s in backward.steps] + [
-        e for _, e in backward.gradients if e
-    ]:
-        for node in walk(expr):
+    values = [step.value for step, _ in steps] + [g.value for g in gradients]
+    for expr in values:
+        for node in walk(expr) if expr is not None else ():
             if isinstance(node, Sym):
                 uses[node.name] = uses.get(node.name, 0) + 1
-    by_target = {s.target: s for s in backward.steps}
+    assigned: dict[str, int] = {}
+    for step, _ in steps:
+        assigned[step.target] = assigned.get(step.target, 0) + 1
+    by_target = {step.target: step for step, _ in steps}
     fused: dict[str, tuple[Expr, Expr]] = {}
     dropped: set[str] = set()
-    for symbol, adjoint in backward.gradients:
+    for gradient in gradients:
+        adjoint = gradient.value
         if not isinstance(adjoint, Sym) or uses.get(adjoint.name) != 1:
             continue
         step = by_target.get(adjoint.name)
         if step is None or not isinstance(step.value, Mul):
             continue
-        if sum(1 for s in backward.steps if s.target == step.target) != 1:
+        if assigned[step.target] != 1:
             continue  # accumulated over several statements
-        fused[symbol.name] = (step.value.left, step.value.right)
+        fused[gradient.symbol.name] = (step.value.left, step.value.right)
         dropped.add(step.target)
-    steps = tuple(s for s in backward.steps if s.target not in dropped)
-    return replace(backward, steps=steps), fused
+    kept = [(step, f) for step, f in steps if step.target not in dropped]
+    return kept, fused
 
 
-def _gradient_fields(
+@dataclass(frozen=True, slots=True)
+class _Field:
+    """The gradient of input `name`, computed into the variable `target`: `call`
+    is its code, with `{out}` where a spare array may go; `value` is what
+    memory.plan sees of it (the arrays it reads, and whether it makes a new one);
+    `data` says the input looks like data (its gradient then is likely an array)."""
+
+    name: str
+    call: str
+    value: Expr
+    data: bool = False
+    target: str = ""
+
+    def code(self, out: str | None) -> str:
+        spare = "" if out is None else f", out={out}"
+        return f"{self.target} = {self.call.replace('{out}', spare)}"
+
+
+def _numpy_gradients(
     program: Program,
-    backward: Backward,
+    gradients: Sequence[Gradient],
+    fused: dict[str, tuple[Expr, Expr]],
     backend: Backend,
-    namer: Namer,
-    fused: dict[str, tuple[Expr, Expr]] | None = None,
-) -> tuple[list[str], list[str]]:
-    """`name=value` for each gradient, and the lines that must come before them."""
-    inputs = {s.name for s in program.inputs}
-    fields: list[str] = []
-    setup: list[str] = []
-    if backend.name != "numpy":
-        for symbol, adjoint in backward.gradients:
-            value = "0.0" if adjoint is None else _float_code(adjoint, backend)
-            fields.append(f"{symbol.name}={value}")
-        return fields, setup
+    shape: str,
+) -> list[_Field]:
+    """The gradients of a numpy `value_and_grad`, each reduced to its input's shape
+    and multiplied by its factor, in input order."""
     m = backend.alias
-    shape = namer.fresh("out_shape")
-    if program.wrt:
-        setup.append(f"{shape} = {m}.shape({program.output.name})")
+    inputs = {s.name for s in program.inputs}
+    data = _likely_data(program)
     handed_out: set[str] = set()
-    for symbol, adjoint in backward.gradients:
-        name = symbol.name
-        if adjoint is None:
-            value = f"{m}.zeros_like({name}, dtype={m}.result_type({name}, 1.0))"
-        elif fused and name in fused:
-            left, right = (backend.code(e) for e in fused[name])
-            value = f"_sum_product({left}, {right}, {m}.shape({name}), {shape})"
-        else:
-            code = backend.code(adjoint)
-            if not symbols(adjoint):  # a constant, in the input's float type (float32)
-                number = (
-                    float_literal(adjoint.value) if isinstance(adjoint, Num) else code
-                )
-                code = f"{m}.asarray({number}, {m}.result_type({name}, 1.0))"
-            if isinstance(adjoint, Sym) and (
-                adjoint.name in inputs
-                or adjoint.name in handed_out
-                or adjoint.name == program.output.name
-            ):
-                code = f"{m}.copy({code})"  # never hand out an array someone else holds
-            if isinstance(adjoint, Sym):
-                handed_out.add(adjoint.name)
-            value = f"_sum_to({code}, {m}.shape({name}), {shape})"
-        fields.append(f"{name}={value}")
-    return fields, setup
+    fields: list[_Field] = []
+    for gradient in gradients:
+        name, value, factor = gradient.symbol.name, gradient.value, gradient.factor
+        scaled = "" if factor == 1.0 else f", {float_literal(factor)}"
+        if value is None:
+            call = f"{m}.zeros_like({name}, dtype={m}.result_type({name}, 1.0))"
+            fields.append(_Field(name, call, ZERO))
+            continue
+        if name in fused:
+            left, right = fused[name]
+            code = f"{backend.code(left)}, {backend.code(right)}"
+            call = f"_sum_product({code}, {name}, {shape}{scaled}{{out}})"
+            fields.append(_Field(name, call, Mul(left, right), name in data))
+            continue
+        code = backend.code(value)
+        copy = ""
+        if not symbols(value):  # a constant, in the input's float type (float32)
+            number = float_literal(value.value) if isinstance(value, Num) else code
+            code = f"{m}.asarray({number}, {m}.result_type({name}, 1.0))"
+        elif isinstance(value, Sym) and factor == 1.0:
+            if value.name in inputs | handed_out or value.name == program.output.name:
+                copy = ", copy=True"  # never hand out an array someone else holds
+            handed_out.add(value.name)
+        read = value if factor == 1.0 else Mul(Num(factor), value)
+        call = f"_sum_to({code}, {name}, {shape}{scaled}{{out}}{copy})"
+        fields.append(_Field(name, call, read, name in data))
+    return fields
+
+
+def _likely_data(program: Program) -> set[str]:
+    """The inputs that look like data rather than weights.
+
+    Which inputs are arrays is known only at run time. Papers write a weight
+    before its data (`w x`, `w_{12} x_2`): an input that is the right factor of a
+    product with another input is taken for data.
+    """
+    inputs = {s.name for s in program.inputs}
+    data: set[str] = set()
+    for assign in program.assigns:
+        for node in walk(assign.value):
+            match node:
+                case Mul(left=Sym(name=a), right=Sym(name=b)) if (
+                    a in inputs and b in inputs
+                ):
+                    data.add(b)
+    return data
+
+
+def _place(
+    lines: Sequence[_Line], fields: Sequence[_Field], earliest: int
+) -> list[_Line]:
+    """`lines` with each gradient of `fields` computed as soon as nothing else
+    reads what it reads (and not before line `earliest`).
+
+    It is then the last to read those arrays: a sum (the gradient of a number)
+    lets them go at once, and an array (the gradient of an array) may be written
+    into one of them. Gradients placed at one point go in input order, those of
+    likely data last (their arrays are the ones worth writing into).
+    """
+    last: dict[str, int] = {}  # name -> the last line that assigns or reads it
+    for index, line in enumerate(lines):
+        if line.statement is not None:
+            last[line.statement.target] = index
+            for symbol in symbols(line.statement.value):
+                last[symbol.name] = index
+    placed: list[tuple[int, bool, int, _Field]] = []
+    for order, field in enumerate(fields):
+        reads = [last.get(s.name, -1) + 1 for s in symbols(field.value)]
+        position = max(reads) if reads else len(lines)
+        placed.append((max(position, earliest), field.data, order, field))
+    placed.sort(key=lambda item: item[:3])
+    result = list(lines)
+    for position, _, _, field in reversed(placed):
+        line = _Line(Statement(field.target, field.value), field=field)
+        result.insert(position, line)
+    return result
+
+
+def _scaled(gradient: Gradient) -> Expr:
+    """The gradient as one expression, its factor applied."""
+    if gradient.value is None:
+        return ZERO
+    if gradient.factor == 1.0:
+        return gradient.value
+    return mul(Num(gradient.factor), gradient.value)
+
+
+def _number_text(value: float) -> str:
+    """`2`, `-1`, `0.5`: a factor as a comment names it."""
+    return str(int(value)) if value.is_integer() and abs(value) < 1e6 else repr(value)
 
 
 def _float_code(expr: Expr, backend: Backend) -> str:

@@ -11,8 +11,8 @@ Passes build new nodes and never mutate old ones.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 
 from .errors import Pos, Span
 
@@ -159,6 +159,23 @@ def children(expr: Expr) -> tuple[Expr, ...]:
         case Compare():
             return (expr.left, expr.right)
     return ()
+
+
+def with_children(expr: Expr, new: Sequence[Expr]) -> Expr:
+    """`expr` with the operands `new` (in `children` order); `expr` itself when they
+    are the same."""
+    if tuple(children(expr)) == tuple(new):
+        return expr
+    match expr:
+        case Add() | Sub() | Mul() | Div() | Compare():
+            return replace(expr, left=new[0], right=new[1])
+        case Pow():
+            return replace(expr, base=new[0], exponent=new[1])
+        case Neg():
+            return replace(expr, operand=new[0])
+        case Call():
+            return replace(expr, args=tuple(new))
+    return expr
 
 
 def walk(expr: Expr) -> Iterator[Expr]:

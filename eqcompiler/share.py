@@ -13,7 +13,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from .adjoint import Step
-from .ir import Add, Assign, Call, Const, Expr, Num, Pow, Sub, Sym, children, walk
+from .ir import (
+    Add,
+    Assign,
+    Call,
+    Const,
+    Expr,
+    Num,
+    Pow,
+    Sub,
+    Sym,
+    children,
+    walk,
+    with_children,
+)
 from .names import Namer
 
 
@@ -50,7 +63,7 @@ def share(
             if expr not in named:
                 named[expr] = Sym(namer.fresh(_name_for(expr)))
             return named[expr]
-        return _rebuild(expr, [reuse(c) for c in children(expr)])
+        return with_children(expr, [reuse(c) for c in children(expr)])
 
     new_steps = tuple(replace(s, value=reuse(s.value)) for s in steps)
     new_gradients = tuple((s, None if e is None else reuse(e)) for s, e in gradients)
@@ -79,21 +92,7 @@ def _replace_parts(
         return named[expr]
     if _atomic(expr):
         return expr
-    return _rebuild(expr, [_replace_parts(c, named) for c in children(expr)])
-
-
-def _rebuild(expr: Expr, new: list[Expr]) -> Expr:
-    """`expr` with new operands."""
-    if list(children(expr)) == new:
-        return expr
-    match expr:
-        case Pow():
-            return replace(expr, base=new[0], exponent=new[1])
-        case Call():
-            return replace(expr, args=tuple(new))
-    if len(new) == 1:
-        return replace(expr, operand=new[0])
-    return replace(expr, left=new[0], right=new[1])
+    return with_children(expr, [_replace_parts(c, named) for c in children(expr)])
 
 
 def _atomic(expr: Expr) -> bool:

@@ -14,17 +14,15 @@ from .algebra import neg
 from .ir import (
     Add,
     Call,
-    Compare,
     Div,
     Expr,
-    Mul,
     Neg,
     Num,
-    Pow,
     Program,
     Sub,
     Sym,
     children,
+    with_children,
 )
 
 
@@ -47,7 +45,7 @@ def stabilize(program: Program) -> Program:
 def rewrite(expr: Expr, sigmoids: dict[str, Expr] | None = None) -> Expr:
     """`expr` with its unstable sub-expressions replaced, innermost first."""
     sigmoids = sigmoids or {}
-    expr = _with_children(expr, [rewrite(c, sigmoids) for c in _operands(expr)])
+    expr = with_children(expr, [rewrite(c, sigmoids) for c in _operands(expr)])
     return _log_of_sigmoid(expr, sigmoids) or _stable(expr)
 
 
@@ -76,19 +74,6 @@ def _sigmoid_argument(expr: Expr, sigmoids: dict[str, Expr]) -> Expr | None:
 
 def _operands(expr: Expr) -> list[Expr]:
     return list(children(expr))
-
-
-def _with_children(expr: Expr, new: list[Expr]) -> Expr:
-    match expr:
-        case Add() | Sub() | Mul() | Div() | Compare():
-            return replace(expr, left=new[0], right=new[1])
-        case Pow():
-            return replace(expr, base=new[0], exponent=new[1])
-        case Neg():
-            return replace(expr, operand=new[0])
-        case Call():
-            return replace(expr, args=tuple(new))
-    return expr
 
 
 def _stable(expr: Expr) -> Expr:

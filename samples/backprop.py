@@ -26,29 +26,71 @@ from numpy.typing import ArrayLike
 __all__ = ["Gradients", "backward", "forward", "value_and_grad"]
 
 
-def _sum_to(gradient: ArrayLike, shape: tuple, out_shape: tuple) -> np.ndarray:
-    """Sum a gradient over the output's elements down to the shape of one input."""
+def _sum_to(
+    gradient: ArrayLike,
+    like: ArrayLike,
+    out_shape: tuple,
+    scale: float = 1.0,
+    out: np.ndarray | None = None,
+    copy: bool = False,
+) -> np.ndarray:
+    """`scale` times a gradient, summed over the output's elements down to the shape
+    of `like` (an input); a gradient of the output's shape goes into `out` if given
+    (a spare array of that shape), and is copied if `copy` (an array the caller
+    holds)."""
+    shape = () if type(like) is float or type(like) is int else np.shape(like)
     gradient = np.asarray(gradient)
-    if gradient.shape == out_shape:
-        if shape == out_shape:
-            return gradient
-        if shape == ():
-            return np.asarray(gradient.sum())
-    else:
+    if gradient.shape != out_shape:
         gradient = np.broadcast_to(gradient, out_shape)
         if shape == out_shape:
-            return gradient.copy()
-    lead = len(out_shape) - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and out_shape[lead + i] != 1
-    )
-    return np.sum(gradient, axis=axes).reshape(shape)
+            return np.multiply(gradient, scale) if scale != 1.0 else gradient.copy()
+    elif shape == out_shape:
+        if scale != 1.0:
+            return np.multiply(gradient, scale, out=out)
+        return gradient.copy() if copy else gradient
+    if shape == ():
+        total = gradient.sum()
+    else:
+        lead = len(out_shape) - len(shape)
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, n in enumerate(shape) if n == 1 and out_shape[lead + i] != 1
+        )
+        total = np.sum(gradient, axis=axes).reshape(shape)
+    return _times(total, scale)
+
+
+def _times(total: ArrayLike, scale: float) -> np.ndarray:
+    """`scale * total` (a sum) as an array of `total`'s float type: float32 stays
+    float32."""
+    if scale != 1.0:
+        kind = total.dtype.kind
+        total = total * (total.dtype.type(scale) if kind == "f" else scale)
+    return np.asarray(total)
 
 
 def _sum_product(
-    a: ArrayLike, b: ArrayLike, shape: tuple, out_shape: tuple
+    a: ArrayLike,
+    b: ArrayLike,
+    like: ArrayLike,
+    out_shape: tuple,
+    scale: float = 1.0,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """sum(a * b) down to `shape`; for a number, without making the product."""
+    """`scale` times sum(a * b) down to the shape of `like`: for a number, without
+    making the product; for an array of the output's shape, into `out` if given."""
+    shape = () if type(like) is float or type(like) is int else np.shape(like)
+    if shape == out_shape:
+        if type(b) is float or type(b) is int:
+            product = np.multiply(a, b * scale, out=out)
+        elif type(a) is float or type(a) is int:
+            product = np.multiply(b, a * scale, out=out)
+        else:
+            product = np.multiply(a, b, out=out)
+            if scale != 1.0:
+                product = product * scale
+        if type(product) is np.ndarray and product.shape == out_shape:
+            return product
+        return np.broadcast_to(product, out_shape).copy()
     if (
         shape == ()
         and type(a) is np.ndarray
@@ -57,14 +99,14 @@ def _sum_product(
     ):
         a, b = a.ravel(), b.ravel()
         if a.size <= 10000:
-            return np.asarray(np.dot(a, b))
+            return _times(np.dot(a, b), scale)
         # in pieces of 10,000, which BLAS runs on one thread: neither the speed nor
         # the rounding depends on how many threads BLAS may start
         total = np.dot(a[:10000], b[:10000])
         for start in range(10000, a.size, 10000):
             total = total + np.dot(a[start : start + 10000], b[start : start + 10000])
-        return np.asarray(total)
-    return _sum_to(np.multiply(a, b), shape, out_shape)
+        return _times(total, scale)
+    return _sum_to(np.multiply(a, b), like, out_shape, scale)
 
 
 def _reusable(*inputs: ArrayLike) -> bool:
@@ -124,16 +166,18 @@ def value_and_grad(
     y = np.exp(v, out=_spare(v, reuse))  # y = e^{v} (line 15)
     y_minus_y_star = y - y_star  # \ell = (y - y^{*})^{2} (line 19)
     ell = y_minus_y_star**2  # \ell = (y - y^{*})^{2} (line 19)
-    # Backward sweep: d_x is the derivative of sum(ell) with respect to x.
-    # from \ell = (y - y^{*})^{2} (line 19)
-    d_y = np.multiply(2, y_minus_y_star, out=_spare(y_minus_y_star, reuse))
-    d_y_star = -d_y
-    # from y = e^{v} (line 15)
-    d_v = np.multiply(d_y, y, out=_spare(d_y, reuse))
     out_shape = np.shape(ell)
-    return ell, Gradients(
-        w=_sum_product(d_v, x, np.shape(w), out_shape),
-        x=_sum_product(d_v, w, np.shape(x), out_shape),
-        b=_sum_to(d_v, np.shape(b), out_shape),
-        y_star=_sum_to(d_y_star, np.shape(y_star), out_shape),
+    # Backward sweep: d_x is the derivative of sum(ell) with respect to x; where
+    # a line says "times 2", the derivative is 2 * d_x: the gradients apply the 2.
+    # from \ell = (y - y^{*})^{2} (line 19)
+    # d_y is 2 * y_minus_y_star
+    # d_y_star is -2 * y_minus_y_star
+    # from y = e^{v} (line 15)
+    d_v = np.multiply(y_minus_y_star, y, out=_spare(y, reuse))  # times 2
+    grad_w = _sum_product(d_v, x, w, out_shape, 2.0)
+    grad_b = _sum_to(d_v, b, out_shape, 2.0)
+    grad_y_star = _sum_to(
+        y_minus_y_star, y_star, out_shape, -2.0, out=_spare(y_minus_y_star, reuse)
     )
+    grad_x = _sum_product(d_v, w, x, out_shape, 2.0, out=_spare(d_v, reuse))
+    return ell, Gradients(w=grad_w, x=grad_x, b=grad_b, y_star=grad_y_star)

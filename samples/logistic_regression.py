@@ -37,29 +37,71 @@ def _softplus(z: ArrayLike) -> np.ndarray:
     return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
 
 
-def _sum_to(gradient: ArrayLike, shape: tuple, out_shape: tuple) -> np.ndarray:
-    """Sum a gradient over the output's elements down to the shape of one input."""
+def _sum_to(
+    gradient: ArrayLike,
+    like: ArrayLike,
+    out_shape: tuple,
+    scale: float = 1.0,
+    out: np.ndarray | None = None,
+    copy: bool = False,
+) -> np.ndarray:
+    """`scale` times a gradient, summed over the output's elements down to the shape
+    of `like` (an input); a gradient of the output's shape goes into `out` if given
+    (a spare array of that shape), and is copied if `copy` (an array the caller
+    holds)."""
+    shape = () if type(like) is float or type(like) is int else np.shape(like)
     gradient = np.asarray(gradient)
-    if gradient.shape == out_shape:
-        if shape == out_shape:
-            return gradient
-        if shape == ():
-            return np.asarray(gradient.sum())
-    else:
+    if gradient.shape != out_shape:
         gradient = np.broadcast_to(gradient, out_shape)
         if shape == out_shape:
-            return gradient.copy()
-    lead = len(out_shape) - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and out_shape[lead + i] != 1
-    )
-    return np.sum(gradient, axis=axes).reshape(shape)
+            return np.multiply(gradient, scale) if scale != 1.0 else gradient.copy()
+    elif shape == out_shape:
+        if scale != 1.0:
+            return np.multiply(gradient, scale, out=out)
+        return gradient.copy() if copy else gradient
+    if shape == ():
+        total = gradient.sum()
+    else:
+        lead = len(out_shape) - len(shape)
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, n in enumerate(shape) if n == 1 and out_shape[lead + i] != 1
+        )
+        total = np.sum(gradient, axis=axes).reshape(shape)
+    return _times(total, scale)
+
+
+def _times(total: ArrayLike, scale: float) -> np.ndarray:
+    """`scale * total` (a sum) as an array of `total`'s float type: float32 stays
+    float32."""
+    if scale != 1.0:
+        kind = total.dtype.kind
+        total = total * (total.dtype.type(scale) if kind == "f" else scale)
+    return np.asarray(total)
 
 
 def _sum_product(
-    a: ArrayLike, b: ArrayLike, shape: tuple, out_shape: tuple
+    a: ArrayLike,
+    b: ArrayLike,
+    like: ArrayLike,
+    out_shape: tuple,
+    scale: float = 1.0,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """sum(a * b) down to `shape`; for a number, without making the product."""
+    """`scale` times sum(a * b) down to the shape of `like`: for a number, without
+    making the product; for an array of the output's shape, into `out` if given."""
+    shape = () if type(like) is float or type(like) is int else np.shape(like)
+    if shape == out_shape:
+        if type(b) is float or type(b) is int:
+            product = np.multiply(a, b * scale, out=out)
+        elif type(a) is float or type(a) is int:
+            product = np.multiply(b, a * scale, out=out)
+        else:
+            product = np.multiply(a, b, out=out)
+            if scale != 1.0:
+                product = product * scale
+        if type(product) is np.ndarray and product.shape == out_shape:
+            return product
+        return np.broadcast_to(product, out_shape).copy()
     if (
         shape == ()
         and type(a) is np.ndarray
@@ -68,14 +110,14 @@ def _sum_product(
     ):
         a, b = a.ravel(), b.ravel()
         if a.size <= 10000:
-            return np.asarray(np.dot(a, b))
+            return _times(np.dot(a, b), scale)
         # in pieces of 10,000, which BLAS runs on one thread: neither the speed nor
         # the rounding depends on how many threads BLAS may start
         total = np.dot(a[:10000], b[:10000])
         for start in range(10000, a.size, 10000):
             total = total + np.dot(a[start : start + 10000], b[start : start + 10000])
-        return np.asarray(total)
-    return _sum_to(np.multiply(a, b), shape, out_shape)
+        return _times(total, scale)
+    return _sum_to(np.multiply(a, b), like, out_shape, scale)
 
 
 def _reusable(*inputs: ArrayLike) -> bool:
@@ -153,13 +195,13 @@ def value_and_grad(
     t_1 = 1 - y  # L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
     # L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
     L = np.negative(y * -_softplus(t) + t_1 * -_softplus(z), out=_spare(z, reuse))
-    # Backward sweep: d_x is the derivative of sum(L) with respect to x.
-    # from L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
-    d_z = np.negative(y * _sigmoid(t), out=_spare(t, reuse))
-    d_z = np.add(d_z, t_1 * p, out=_spare(d_z, reuse))
     out_shape = np.shape(L)
-    return L, Gradients(
-        w_1=_sum_product(d_z, x_1, np.shape(w_1), out_shape),
-        w_2=_sum_product(d_z, x_2, np.shape(w_2), out_shape),
-        b=_sum_to(d_z, np.shape(b), out_shape),
-    )
+    # Backward sweep: d_x is the derivative of sum(L) with respect to x; where
+    # a line says "times -1", the derivative is -1 * d_x: the gradients apply the -1.
+    # from L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
+    d_z = np.multiply(y, _sigmoid(t), out=_spare(t, reuse))  # times -1
+    d_z = np.subtract(d_z, t_1 * p, out=_spare(d_z, reuse))  # times -1
+    grad_w_1 = _sum_product(d_z, x_1, w_1, out_shape, -1.0, out=_spare(t_1, reuse))
+    grad_w_2 = _sum_product(d_z, x_2, w_2, out_shape, -1.0, out=_spare(p, reuse))
+    grad_b = _sum_to(d_z, b, out_shape, -1.0, out=_spare(d_z, reuse))
+    return L, Gradients(w_1=grad_w_1, w_2=grad_w_2, b=grad_b)

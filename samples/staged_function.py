@@ -36,23 +36,46 @@ def _sigmoid(z: ArrayLike) -> np.ndarray:
         return 1 / (1 + np.exp(-z))
 
 
-def _sum_to(gradient: ArrayLike, shape: tuple, out_shape: tuple) -> np.ndarray:
-    """Sum a gradient over the output's elements down to the shape of one input."""
+def _sum_to(
+    gradient: ArrayLike,
+    like: ArrayLike,
+    out_shape: tuple,
+    scale: float = 1.0,
+    out: np.ndarray | None = None,
+    copy: bool = False,
+) -> np.ndarray:
+    """`scale` times a gradient, summed over the output's elements down to the shape
+    of `like` (an input); a gradient of the output's shape goes into `out` if given
+    (a spare array of that shape), and is copied if `copy` (an array the caller
+    holds)."""
+    shape = () if type(like) is float or type(like) is int else np.shape(like)
     gradient = np.asarray(gradient)
-    if gradient.shape == out_shape:
-        if shape == out_shape:
-            return gradient
-        if shape == ():
-            return np.asarray(gradient.sum())
-    else:
+    if gradient.shape != out_shape:
         gradient = np.broadcast_to(gradient, out_shape)
         if shape == out_shape:
-            return gradient.copy()
-    lead = len(out_shape) - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and out_shape[lead + i] != 1
-    )
-    return np.sum(gradient, axis=axes).reshape(shape)
+            return np.multiply(gradient, scale) if scale != 1.0 else gradient.copy()
+    elif shape == out_shape:
+        if scale != 1.0:
+            return np.multiply(gradient, scale, out=out)
+        return gradient.copy() if copy else gradient
+    if shape == ():
+        total = gradient.sum()
+    else:
+        lead = len(out_shape) - len(shape)
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, n in enumerate(shape) if n == 1 and out_shape[lead + i] != 1
+        )
+        total = np.sum(gradient, axis=axes).reshape(shape)
+    return _times(total, scale)
+
+
+def _times(total: ArrayLike, scale: float) -> np.ndarray:
+    """`scale * total` (a sum) as an array of `total`'s float type: float32 stays
+    float32."""
+    if scale != 1.0:
+        kind = total.dtype.kind
+        total = total * (total.dtype.type(scale) if kind == "f" else scale)
+    return np.asarray(total)
 
 
 def _reusable(*inputs: ArrayLike) -> bool:
@@ -116,19 +139,20 @@ def value_and_grad(x: ArrayLike, y: ArrayLike) -> tuple[ArrayLike, Gradients]:
     # \mathrm{den} = s_x + \mathrm{xpysq} (line 26)
     den = np.add(s_x, xpysq, out=_spare(xpysq, reuse))
     f = num / den  # f = \mathrm{num} \cdot \mathrm{den}^{-1} (line 30)
-    # Backward sweep: d_x is the derivative of sum(f) with respect to x.
+    out_shape = np.shape(f)
+    # Backward sweep: d_x is the derivative of sum(f) with respect to x; where
+    # a line says "times -1", the derivative is -1 * d_x: the gradients apply the -1.
     # from f = \mathrm{num} \cdot \mathrm{den}^{-1} (line 30)
     d_num = 1 / den
-    d_den = np.negative(num * den**-2.0, out=_spare(num, reuse))
+    d_den = np.multiply(num, den**-2.0, out=_spare(num, reuse))  # times -1
     # from \mathrm{xpysq} = \mathrm{xpy}^{2} (line 24)
-    d_xpy = np.multiply(d_den, 2 * xpy, out=_spare(xpy, reuse))
+    d_xpy = np.multiply(-2, d_den * xpy, out=_spare(xpy, reuse))
     # from \mathrm{num} = x + s_y (line 22)
     d_x = np.add(d_xpy, d_num, out=_spare(den, reuse))
     # from s_y = \frac{1}{1 + e^{-y}} (line 16)
     d_y = np.add(d_xpy, d_num * (s_y * (1 - s_y)), out=_spare(d_xpy, reuse))
+    grad_y = _sum_to(d_y, y, out_shape)
     # from s_x = \sigma(x) (line 15)
-    d_x = np.add(d_x, d_den * (s_x * (1 - s_x)), out=_spare(d_x, reuse))
-    out_shape = np.shape(f)
-    return f, Gradients(
-        x=_sum_to(d_x, np.shape(x), out_shape), y=_sum_to(d_y, np.shape(y), out_shape)
-    )
+    d_x = np.subtract(d_x, d_den * (s_x * (1 - s_x)), out=_spare(d_x, reuse))
+    grad_x = _sum_to(d_x, x, out_shape)
+    return f, Gradients(x=grad_x, y=grad_y)

@@ -28,29 +28,71 @@ from numpy.typing import ArrayLike
 __all__ = ["Gradients", "backward", "forward", "value_and_grad"]
 
 
-def _sum_to(gradient: ArrayLike, shape: tuple, out_shape: tuple) -> np.ndarray:
-    """Sum a gradient over the output's elements down to the shape of one input."""
+def _sum_to(
+    gradient: ArrayLike,
+    like: ArrayLike,
+    out_shape: tuple,
+    scale: float = 1.0,
+    out: np.ndarray | None = None,
+    copy: bool = False,
+) -> np.ndarray:
+    """`scale` times a gradient, summed over the output's elements down to the shape
+    of `like` (an input); a gradient of the output's shape goes into `out` if given
+    (a spare array of that shape), and is copied if `copy` (an array the caller
+    holds)."""
+    shape = () if type(like) is float or type(like) is int else np.shape(like)
     gradient = np.asarray(gradient)
-    if gradient.shape == out_shape:
-        if shape == out_shape:
-            return gradient
-        if shape == ():
-            return np.asarray(gradient.sum())
-    else:
+    if gradient.shape != out_shape:
         gradient = np.broadcast_to(gradient, out_shape)
         if shape == out_shape:
-            return gradient.copy()
-    lead = len(out_shape) - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and out_shape[lead + i] != 1
-    )
-    return np.sum(gradient, axis=axes).reshape(shape)
+            return np.multiply(gradient, scale) if scale != 1.0 else gradient.copy()
+    elif shape == out_shape:
+        if scale != 1.0:
+            return np.multiply(gradient, scale, out=out)
+        return gradient.copy() if copy else gradient
+    if shape == ():
+        total = gradient.sum()
+    else:
+        lead = len(out_shape) - len(shape)
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, n in enumerate(shape) if n == 1 and out_shape[lead + i] != 1
+        )
+        total = np.sum(gradient, axis=axes).reshape(shape)
+    return _times(total, scale)
+
+
+def _times(total: ArrayLike, scale: float) -> np.ndarray:
+    """`scale * total` (a sum) as an array of `total`'s float type: float32 stays
+    float32."""
+    if scale != 1.0:
+        kind = total.dtype.kind
+        total = total * (total.dtype.type(scale) if kind == "f" else scale)
+    return np.asarray(total)
 
 
 def _sum_product(
-    a: ArrayLike, b: ArrayLike, shape: tuple, out_shape: tuple
+    a: ArrayLike,
+    b: ArrayLike,
+    like: ArrayLike,
+    out_shape: tuple,
+    scale: float = 1.0,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """sum(a * b) down to `shape`; for a number, without making the product."""
+    """`scale` times sum(a * b) down to the shape of `like`: for a number, without
+    making the product; for an array of the output's shape, into `out` if given."""
+    shape = () if type(like) is float or type(like) is int else np.shape(like)
+    if shape == out_shape:
+        if type(b) is float or type(b) is int:
+            product = np.multiply(a, b * scale, out=out)
+        elif type(a) is float or type(a) is int:
+            product = np.multiply(b, a * scale, out=out)
+        else:
+            product = np.multiply(a, b, out=out)
+            if scale != 1.0:
+                product = product * scale
+        if type(product) is np.ndarray and product.shape == out_shape:
+            return product
+        return np.broadcast_to(product, out_shape).copy()
     if (
         shape == ()
         and type(a) is np.ndarray
@@ -59,14 +101,14 @@ def _sum_product(
     ):
         a, b = a.ravel(), b.ravel()
         if a.size <= 10000:
-            return np.asarray(np.dot(a, b))
+            return _times(np.dot(a, b), scale)
         # in pieces of 10,000, which BLAS runs on one thread: neither the speed nor
         # the rounding depends on how many threads BLAS may start
         total = np.dot(a[:10000], b[:10000])
         for start in range(10000, a.size, 10000):
             total = total + np.dot(a[start : start + 10000], b[start : start + 10000])
-        return np.asarray(total)
-    return _sum_to(np.multiply(a, b), shape, out_shape)
+        return _times(total, scale)
+    return _sum_to(np.multiply(a, b), like, out_shape, scale)
 
 
 def _reusable(*inputs: ArrayLike) -> bool:
@@ -182,35 +224,47 @@ def value_and_grad(
     y_hat_minus_y = np.subtract(y_hat, y, out=_spare(y_hat, reuse))
     # E = \frac{1}{2}\left(\hat{y} - y\right)^{2} (line 25)
     E = 1 / 2 * y_hat_minus_y**2
+    out_shape = np.shape(E)
     # Backward sweep: d_x is the derivative of sum(E) with respect to x.
     # from E = \frac{1}{2}\left(\hat{y} - y\right)^{2} (line 25)
-    d_y_hat = np.divide(2 * y_hat_minus_y, 2, out=_spare(y_hat_minus_y, reuse))
-    d_y = -d_y_hat
+    # d_y_hat is y_hat_minus_y
+    # d_y is -y_hat_minus_y
     # from \hat{y} = v_1 h_1 + v_2 h_2 + c (line 23)
-    d_h_1 = d_y_hat * v_1
-    d_h_2 = d_y_hat * v_2
+    d_h_1 = y_hat_minus_y * v_1
+    d_h_2 = y_hat_minus_y * v_2
+    grad_c = _sum_to(y_hat_minus_y, c, out_shape)
+    grad_y = _sum_to(y_hat_minus_y, y, out_shape, -1.0)
     # from h_2 = \tanh(a_2) (line 19)
     d_a_2 = np.multiply(d_h_2, 1 - h_2**2, out=_spare(d_h_2, reuse))
+    grad_v_2 = _sum_product(y_hat_minus_y, h_2, v_2, out_shape, out=_spare(h_2, reuse))
     # from h_1 = \tanh(a_1) (line 19)
     d_a_1 = np.multiply(d_h_1, 1 - h_1**2, out=_spare(d_h_1, reuse))
+    grad_v_1 = _sum_product(y_hat_minus_y, h_1, v_1, out_shape, out=_spare(h_1, reuse))
     # from a_2 = w_{21} x_1 + w_{22} x_2 + b_2 (line 14)
     d_x_1 = d_a_2 * w_21
     d_x_2 = d_a_2 * w_22
+    grad_w_21 = _sum_product(d_a_2, x_1, w_21, out_shape)
+    grad_w_22 = _sum_product(d_a_2, x_2, w_22, out_shape)
+    grad_b_2 = _sum_to(d_a_2, b_2, out_shape)
     # from a_1 = w_{11} x_1 + w_{12} x_2 + b_1 (line 13)
     d_x_1 = np.add(d_x_1, d_a_1 * w_11, out=_spare(d_x_1, reuse))
+    grad_x_1 = _sum_to(d_x_1, x_1, out_shape)
     d_x_2 = np.add(d_x_2, d_a_1 * w_12, out=_spare(d_x_2, reuse))
-    out_shape = np.shape(E)
+    grad_w_11 = _sum_product(d_a_1, x_1, w_11, out_shape)
+    grad_w_12 = _sum_product(d_a_1, x_2, w_12, out_shape)
+    grad_b_1 = _sum_to(d_a_1, b_1, out_shape)
+    grad_x_2 = _sum_to(d_x_2, x_2, out_shape)
     return E, Gradients(
-        w_11=_sum_product(d_a_1, x_1, np.shape(w_11), out_shape),
-        x_1=_sum_to(d_x_1, np.shape(x_1), out_shape),
-        w_12=_sum_product(d_a_1, x_2, np.shape(w_12), out_shape),
-        x_2=_sum_to(d_x_2, np.shape(x_2), out_shape),
-        b_1=_sum_to(d_a_1, np.shape(b_1), out_shape),
-        w_21=_sum_product(d_a_2, x_1, np.shape(w_21), out_shape),
-        w_22=_sum_product(d_a_2, x_2, np.shape(w_22), out_shape),
-        b_2=_sum_to(d_a_2, np.shape(b_2), out_shape),
-        v_1=_sum_product(d_y_hat, h_1, np.shape(v_1), out_shape),
-        v_2=_sum_product(d_y_hat, h_2, np.shape(v_2), out_shape),
-        c=_sum_to(d_y_hat, np.shape(c), out_shape),
-        y=_sum_to(d_y, np.shape(y), out_shape),
+        w_11=grad_w_11,
+        x_1=grad_x_1,
+        w_12=grad_w_12,
+        x_2=grad_x_2,
+        b_1=grad_b_1,
+        w_21=grad_w_21,
+        w_22=grad_w_22,
+        b_2=grad_b_2,
+        v_1=grad_v_1,
+        v_2=grad_v_2,
+        c=grad_c,
+        y=grad_y,
     )

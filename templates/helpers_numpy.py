@@ -20,29 +20,62 @@ def _relu(z: ArrayLike) -> np.ndarray:
     return np.maximum(z, 0.0)
 
 
-def _sum_to(gradient: ArrayLike, shape: tuple, out_shape: tuple) -> np.ndarray:
-    """Sum a gradient over the output's elements down to the shape of one input."""
+def _sum_to(
+    gradient: ArrayLike,
+    like: ArrayLike,
+    out_shape: tuple,
+    scale: float = 1.0,
+    out: np.ndarray | None = None,
+    copy: bool = False,
+) -> np.ndarray:
+    """`scale` times a gradient, summed over the output's elements down to the shape
+    of `like` (an input); a gradient of the output's shape goes into `out` if given
+    (a spare array of that shape), and is copied if `copy` (an array the caller
+    holds)."""
+    shape = () if type(like) is float or type(like) is int else np.shape(like)
     gradient = np.asarray(gradient)
-    if gradient.shape == out_shape:
-        if shape == out_shape:
-            return gradient
-        if shape == ():
-            return np.asarray(gradient.sum())
-    else:
+    if gradient.shape != out_shape:
         gradient = np.broadcast_to(gradient, out_shape)
         if shape == out_shape:
-            return gradient.copy()
-    lead = len(out_shape) - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and out_shape[lead + i] != 1
-    )
-    return np.sum(gradient, axis=axes).reshape(shape)
+            return np.multiply(gradient, scale) if scale != 1.0 else gradient.copy()
+    elif shape == out_shape:
+        if scale != 1.0:
+            return np.multiply(gradient, scale, out=out)
+        return gradient.copy() if copy else gradient
+    if shape == ():
+        total = gradient.sum()
+    else:
+        lead = len(out_shape) - len(shape)
+        axes = tuple(range(lead)) + tuple(
+            lead + i for i, n in enumerate(shape) if n == 1 and out_shape[lead + i] != 1
+        )
+        total = np.sum(gradient, axis=axes).reshape(shape)
+    return _times(total, scale)
 
 
 def _sum_product(
-    a: ArrayLike, b: ArrayLike, shape: tuple, out_shape: tuple
+    a: ArrayLike,
+    b: ArrayLike,
+    like: ArrayLike,
+    out_shape: tuple,
+    scale: float = 1.0,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """sum(a * b) down to `shape`; for a number, without making the product."""
+    """`scale` times sum(a * b) down to the shape of `like`: for a number, without
+    making the product; for an array of the output's shape, into `out` if given."""
+    shape = () if type(like) is float or type(like) is int else np.shape(like)
+    if shape == out_shape:
+        if type(b) is float or type(b) is int:
+            product = np.multiply(a, b * scale, out=out)
+        elif type(a) is float or type(a) is int:
+            product = np.multiply(b, a * scale, out=out)
+        else:
+            product = np.multiply(a, b, out=out)
+            if scale != 1.0:
+                product = product * scale
+        if type(product) is np.ndarray and product.shape == out_shape:
+            return product
+        return np.broadcast_to(product, out_shape).copy()
     if (
         shape == ()
         and type(a) is np.ndarray
@@ -51,14 +84,23 @@ def _sum_product(
     ):
         a, b = a.ravel(), b.ravel()
         if a.size <= 10000:
-            return np.asarray(np.dot(a, b))
+            return _times(np.dot(a, b), scale)
         # in pieces of 10,000, which BLAS runs on one thread: neither the speed nor
         # the rounding depends on how many threads BLAS may start
         total = np.dot(a[:10000], b[:10000])
         for start in range(10000, a.size, 10000):
             total = total + np.dot(a[start : start + 10000], b[start : start + 10000])
-        return np.asarray(total)
-    return _sum_to(np.multiply(a, b), shape, out_shape)
+        return _times(total, scale)
+    return _sum_to(np.multiply(a, b), like, out_shape, scale)
+
+
+def _times(total: ArrayLike, scale: float) -> np.ndarray:
+    """`scale * total` (a sum) as an array of `total`'s float type: float32 stays
+    float32."""
+    if scale != 1.0:
+        kind = total.dtype.kind
+        total = total * (total.dtype.type(scale) if kind == "f" else scale)
+    return np.asarray(total)
 
 
 def _reusable(*inputs: ArrayLike) -> bool:

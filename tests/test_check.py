@@ -320,7 +320,8 @@ def test_emitted_test_catches_a_wrong_gradient(tmp_path: Path):
     module = tmp_path / "backprop.py"
     module.write_text(
         module.read_text().replace(
-            "d_v = np.multiply(d_y, y,", "d_v = np.multiply(d_y, y * 1.01,"
+            "d_v = np.multiply(y_minus_y_star, y,",
+            "d_v = np.multiply(y_minus_y_star, y * 1.01,",
         )
     )
     ran = run_pytest(tmp_path)

@@ -208,6 +208,11 @@ def test_each_statement_points_to_its_equation(path: Path):
             before = [c.strip() for c in lines[function.lineno : statement.lineno - 1]]
             if "= _reusable(" in first:  # whether results may go into spare arrays
                 continue
+            if re.match(r"\s*out_shape = ", first):  # the gradients' starting point
+                continue
+            if re.match(r"\s*grad_\w+ = ", first):  # a gradient, after the sweep
+                assert any(c.startswith("# Backward sweep") for c in before), first
+                continue
             if not any(c.startswith("# Backward sweep") for c in before):
                 # a forward statement: its equation on its line or just above it
                 assert _LINE.search(first) or _LINE.search(before[-1]), first
