@@ -39,6 +39,7 @@ class Backend:
     alias: str  # how the code refers to it: "np" or "math"
     functions: dict[str, str]  # IR function -> Python callee, `{m}` for the alias
     helpers: dict[str, str]  # IR function -> helper defined in the generated module
+    power: str = "{m}.power"  # a power whose exponent is not a whole number
 
     def callee(self, function: str) -> str:
         if function in self.helpers:
@@ -120,6 +121,7 @@ MATH = Backend(
         "sign": "_sign",
         "logaddexp": "_logaddexp",
     },
+    power="{m}.pow",
 )
 
 BACKENDS = {"numpy": NUMPY, "math": MATH}
@@ -134,11 +136,7 @@ class _Printer:
         return self._print(expr)[0]
 
     def _print(self, expr: Expr) -> tuple[str, int]:
-        if (
-            self.wrapping
-            and isinstance(expr, (Call, Compare))
-            and not _reads_symbol(expr)
-        ):
+        if self.wrapping and _prints_as_call(expr) and not _reads_symbol(expr):
             # numpy computes a constant as a float64 scalar, which would turn float32
             # arrays into float64; a Python float does not (one, outermost, is enough)
             self.wrapping, outer = False, self.wrapping
@@ -220,8 +218,14 @@ class _Printer:
                 return f"-({text})" if text.startswith("-") else f"-{text}", _NEG
             case Pow(base=base, exponent=Num(value=-1.0)):
                 return f"1 / {self._at(base, _MUL + 1)}", _MUL
-            case Pow(base=base, exponent=exponent):
+            case Pow(base=base, exponent=exponent) if _integer(exponent):
                 return f"{self._at(base, _POW + 1)} ** {self._exponent(exponent)}", _POW
+            case Pow(base=base, exponent=exponent):
+                # Python's ** takes a negative number to a fractional power as a
+                # complex number; the module's power gives nan (numpy, with a
+                # warning) or a ValueError (math), as for any value outside a domain
+                power = self.backend.power.format(m=self.backend.alias)
+                return f"{power}({self.print(base)}, {self.print(exponent)})", _ATOM
             case Call(function=function, args=args):
                 inner = ", ".join(self._print(a)[0] for a in args)
                 return f"{self.backend.callee(function)}({inner})", _ATOM
@@ -271,6 +275,21 @@ class _Printer:
         else:
             difference = f"{self._at(big, _ADD)} - {self._at(small, _ADD + 1)}"
         return f"{self.backend.alias}.heaviside({difference}, {at_zero})"
+
+
+def _prints_as_call(expr: Expr) -> bool:
+    """Whether `expr` prints as a call of the backend's module (which, on numbers,
+    gives a numpy float64)."""
+    if isinstance(expr, Pow):
+        return not _integer(expr.exponent)
+    return isinstance(expr, (Call, Compare))
+
+
+def _integer(expr: Expr) -> bool:
+    """Whether `expr` is a whole number (a power Python's ** computes as a real)."""
+    return (
+        isinstance(expr, Num) and math.isfinite(expr.value) and expr.value.is_integer()
+    )
 
 
 def _reads_symbol(expr: Expr) -> bool:

@@ -101,9 +101,7 @@ def _user_names(program: Program) -> list[str]:
 def _with_alias(backend: Backend, alias: str) -> Backend:
     if alias == backend.alias:
         return backend
-    return Backend(
-        backend.name, backend.module, alias, backend.functions, backend.helpers
-    )
+    return replace(backend, alias=alias)
 
 
 def _render(

@@ -179,14 +179,14 @@ def _split(
             return 1.0, div(apply(a, x), apply(b, y))
         case Add(left=left, right=right) | Sub(left=left, right=right):
             (a, x), (b, y) = split(left), split(right)
-            if isinstance(expr, Sub):
-                b = -b
+            sign = -1.0 if isinstance(expr, Sub) else 1.0
             if x != ONE and y != ONE:
-                if a == b:
+                if a == sign * b:
                     return a, add(x, y)
-                if a == -b:
+                if a == -sign * b:
                     return a, sub(x, y)
-            return 1.0, add(apply(a, x), apply(b, y))
+            combine = sub if isinstance(expr, Sub) else add
+            return 1.0, combine(apply(a, x), apply(b, y))
         case Pow(base=base, exponent=Num(value=n)) if _small_integer(n):
             factor, core = split(base)
             if core != ONE and _ordinary(factor) and _ordinary(factor**n):

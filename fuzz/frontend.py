@@ -167,18 +167,33 @@ def run_module(module: str, rng: random.Random) -> str | None:
         n for n in names if n in type(gradients)._fields
     ):
         return f"gradient fields out of input order: {type(gradients)._fields}"
+    for name, gradient in zip(type(gradients)._fields, gradients, strict=True):
+        if isinstance(gradient, complex) or getattr(gradient, "dtype", None) in (
+            "complex64",
+            "complex128",
+        ):
+            return f"gradient is not a real number: {name}={gradient!r}"
     return None
+
+
+SECONDS_PER_BYTE = 4e-6  # twice what compiling a huge document takes
 
 
 def classify(
     text: str, mode: Mode, time_limit_s: float = 10.0, rng: random.Random | None = None
 ) -> Outcome:
-    """Run one input and say how it ended."""
+    """Run one input and say how it ended.
+
+    The time limit grows with the input: compiling takes about 2 s per MB of
+    document (38,000 equations), so a mutation that grows a document to 15 MB
+    is slow, not hung; it gets `time_limit_s` plus 4 s per MB.
+    """
     from eqcompiler.errors import EqError, EqErrors, UsageError
 
     rng = rng or random.Random(0)
+    limit = time_limit_s + SECONDS_PER_BYTE * len(text)
     try:
-        with time_limit(time_limit_s):
+        with time_limit(limit):
             module = run_pipeline(text, mode)
             backend = backend_of_module(module)
             problem = module_problem(module, backend, formatted=mode.black)
@@ -192,7 +207,7 @@ def classify(
     except UsageError as error:
         return Outcome("usage", str(error))
     except Timeout as error:
-        return Outcome("slow", str(error), "Timeout")
+        return Outcome("slow", f"{error} ({len(text):,} characters)", "Timeout")
     except Exception as error:  # noqa: BLE001 - anything else is a crash
         return Outcome("crash", _describe(error), _signature(error))
     if problem is not None:

@@ -46,7 +46,7 @@ def _sum_to(
             return np.multiply(gradient, scale) if scale != 1.0 else gradient.copy()
     elif shape == out_shape:
         if scale != 1.0:
-            return np.multiply(gradient, scale, out=out)
+            return np.asarray(np.multiply(gradient, scale, out=out))
         return gradient.copy() if copy else gradient
     if shape == ():
         total = gradient.sum()

@@ -42,8 +42,8 @@ TABLE = [
     ("y = x^{-1}", [("y", "1 / x")]),
     ("y = x^{-2}", [("y", "x ** -2.0")]),
     ("y = x^23", [("y", "x ** 2 * 3")]),
-    ("y = x^{z}", [("y", "x ** z")]),
-    ("y = \\sqrt[3]{x} + \\sqrt x", [("y", "x ** (1 / 3) + np.sqrt(x)")]),
+    ("y = x^{z}", [("y", "np.power(x, z)")]),
+    ("y = \\sqrt[3]{x} + \\sqrt x", [("y", "np.power(x, 1 / 3) + np.sqrt(x)")]),
     # functions
     (
         "y = e^{v} + \\exp(v) + \\exp v + e^v",

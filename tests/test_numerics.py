@@ -147,6 +147,8 @@ DOMAIN = {
     "arcsin of 2": ("$$y = \\arcsin(x)$$", 2.0),
     "division by 0": ("$$y = \\frac{1}{x}$$", 0.0),
     "negative power of 0": ("$$y = x^{-2}$$", 0.0),
+    "fractional power of -1": ("$$y = x^{1.5}$$", -1.0),
+    "power of -1 by a symbol": ("$$a = 2.5$$\n$$y = x^{a} + a$$", -1.0),
 }
 
 
@@ -158,6 +160,25 @@ def test_numpy_gives_nan_or_inf_with_a_warning(case: str, tmp_path):
         value, gradients = module.value_and_grad(x=np.array([x, 0.5]))
     assert not np.isfinite(value[0]) or not np.isfinite(gradients.x[0])
     assert np.isfinite(value[1]) and np.isfinite(gradients.x[1])
+
+
+@pytest.mark.parametrize("backend", ["numpy", "math"])
+def test_a_negative_number_to_a_fractional_power_is_never_complex(backend, tmp_path):
+    """Python's `**` gives a complex number there (fuzz/regressions/
+    fractional-power-of-a-negative-number.md): the generated code must not."""
+    latex = "$$y = (x - t)^{a}$$"
+    module = import_module_text(compile_latex(latex, backend), tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            value, gradients = module.value_and_grad(x=0.5, t=2.0, a=2.7)
+            forward = module.forward(x=0.5, t=2.0, a=2.7)
+        except ValueError:  # math: a domain error
+            assert backend == "math"
+            return
+    assert backend == "numpy"
+    for number in (value, forward, *gradients):
+        assert not np.iscomplexobj(number) and np.isnan(number)
 
 
 @pytest.mark.parametrize("case", sorted(DOMAIN))
