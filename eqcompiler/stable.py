@@ -4,6 +4,10 @@
 `\\log(1 + e^{z})` for z = 1000. This pass recognises such forms in a program's
 assignments and replaces them by the functions that compute the same value without
 overflow (sigmoid, softplus, logaddexp), whose derivatives are stable too.
+
+A quotient written with a power (`a \\cdot b^{-1}`, which prints as `a / b` anyway)
+becomes a quotient, whose derivative reuses it (`-f / b`) where the power's would
+compute `b^{-2}` again.
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ from .ir import (
     Call,
     Div,
     Expr,
+    Mul,
     Neg,
     Num,
+    Pow,
     Program,
     Sub,
     Sym,
@@ -46,7 +52,16 @@ def rewrite(expr: Expr, sigmoids: dict[str, Expr] | None = None) -> Expr:
     """`expr` with its unstable sub-expressions replaced, innermost first."""
     sigmoids = sigmoids or {}
     expr = with_children(expr, [rewrite(c, sigmoids) for c in _operands(expr)])
+    expr = _quotient(expr)
     return _log_of_sigmoid(expr, sigmoids) or _stable(expr)
+
+
+def _quotient(expr: Expr) -> Expr:
+    """`a b^{-1}` as `a / b`: the same value, rounded the same way."""
+    match expr:
+        case Mul(left=left, right=Pow(base=base, exponent=Num(value=-1.0))):
+            return Div(left, base, expr.span)
+    return expr
 
 
 def _log_of_sigmoid(expr: Expr, sigmoids: dict[str, Expr]) -> Expr | None:

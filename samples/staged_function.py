@@ -138,17 +138,18 @@ def value_and_grad(x: ArrayLike, y: ArrayLike) -> tuple[ArrayLike, Gradients]:
     xpysq = xpy**2  # \mathrm{xpysq} = \mathrm{xpy}^{2} (line 24)
     # \mathrm{den} = s_x + \mathrm{xpysq} (line 26)
     den = np.add(s_x, xpysq, out=_spare(xpysq, reuse))
-    f = num / den  # f = \mathrm{num} \cdot \mathrm{den}^{-1} (line 30)
+    # f = \mathrm{num} \cdot \mathrm{den}^{-1} (line 30)
+    f = np.divide(num, den, out=_spare(num, reuse))
     out_shape = np.shape(f)
     # Backward sweep: d_x is the derivative of sum(f) with respect to x; where
     # a line says "times -1", the derivative is -1 * d_x: the gradients apply the -1.
     # from f = \mathrm{num} \cdot \mathrm{den}^{-1} (line 30)
     d_num = 1 / den
-    d_den = np.multiply(num, den**-2.0, out=_spare(num, reuse))  # times -1
+    d_den = np.divide(f, den, out=_spare(den, reuse))  # times -1
     # from \mathrm{xpysq} = \mathrm{xpy}^{2} (line 24)
     d_xpy = np.multiply(-2, d_den * xpy, out=_spare(xpy, reuse))
     # from \mathrm{num} = x + s_y (line 22)
-    d_x = np.add(d_xpy, d_num, out=_spare(den, reuse))
+    d_x = d_xpy + d_num
     # from s_y = \frac{1}{1 + e^{-y}} (line 16)
     d_y = np.add(d_xpy, d_num * (s_y * (1 - s_y)), out=_spare(d_xpy, reuse))
     grad_y = _sum_to(d_y, y, out_shape)

@@ -203,3 +203,22 @@ def test_relu_and_indicator_at_their_kinks(backend: str, tmp_path):
     assert [float(g) for g in gradients] == [0.0, 0.0, 0.0, 0.0]
     gradients = module.backward(a=1.0, b=1.0, c=-1.0, d=1.0)
     assert [float(g) for g in gradients] == [1.0, 0.0, -1.0, 1.0]
+
+
+# ---- quotients written with a power -------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["numpy", "math"])
+def test_a_quotient_written_with_a_power_reuses_the_quotient(backend: str, tmp_path):
+    """`f = n \\cdot d^{-1}` is `n / d`: its derivative by d is `-f / d`, not a new
+    power `d^{-2}` (a slow `np.power` call on arrays)."""
+    latex = "$$d = x^{2} + 1$$\n$$f = (x + y) \\cdot d^{-1}$$"
+    source = compile_latex(latex, backend)
+    assert "** -2" not in source and "**-2" not in source
+    module = import_module_text(source, tmp_path)
+    x, y = 0.7, -0.3
+    value, gradients = module.value_and_grad(x=x, y=y)
+    d = x**2 + 1
+    assert float(value) == pytest.approx((x + y) / d, rel=1e-15)
+    assert float(gradients.x) == pytest.approx(1 / d - (x + y) * 2 * x / d**2)
+    assert float(gradients.y) == pytest.approx(1 / d)
