@@ -57,6 +57,7 @@ class _Sweep:
         self.steps: list[Step] = []
         self.adjoint: dict[str, Expr] = {}  # symbol -> its adjoint so far
         self.names: dict[str, str] = {}  # symbol -> adjoint variable name
+        self._variables: set[str] = set()  # the values of `names`
         self._origin: Assign | None = None
         self._reading: set[int] = set()  # ids of the equation's nodes that are active
 
@@ -116,6 +117,7 @@ class _Sweep:
     def _accumulate(self, symbol: Sym, contribution: Expr) -> None:
         name = self.names.get(symbol.name) or self.namer.fresh(f"d_{symbol.name}")
         self.names[symbol.name] = name
+        self._variables.add(name)
         earlier = self.adjoint.get(symbol.name)
         if (
             earlier is None
@@ -143,7 +145,7 @@ class _Sweep:
         return (
             isinstance(value, Sym)
             and value.name != final
-            and value.name in self.names.values()
+            and value.name in self._variables
         )
 
     def _emit(self, name: str, value: Expr) -> None:

@@ -50,19 +50,27 @@ def plan(
     array_of: dict[int, int] = {}  # value -> the array holding it (its first value)
     names: dict[int, list[str]] = {}  # array -> the names bound to it now
     bound: dict[str, int] = {}  # name -> the array it is bound to now
-    free: list[int] = []  # arrays nothing reads again, most recently freed last
+    # arrays nothing reads again, most recently freed last (a dict: an ordered set)
+    free: dict[int, None] = {}
     result: list[str | None] = []
     for index, statement in enumerate(statements):
         for value in released.get(index, ()):
             if value in array_of:
-                free.append(array_of[value])
-        free = [array for array in free if names.get(array)]  # still reachable
+                free.pop(array_of[value], None)
+                free[array_of[value]] = None
         value = values[index]
         chosen = None
         if value is not None and free and writes_into(statement.value):
             operands = [array_of.get(v) for v in reads[index]]
-            chosen = next((a for a in operands if a in free), free[-1])
-            free.remove(chosen)
+            chosen = next((a for a in operands if a in free and names.get(a)), None)
+            while chosen is None and free:
+                last = next(reversed(free))
+                if names.get(last):  # still reachable by a name
+                    chosen = last
+                else:
+                    del free[last]
+            if chosen is not None:
+                del free[chosen]
         result.append(None if chosen is None else names[chosen][-1])
         if statement.target in bound:  # the name leaves its old array
             names[bound.pop(statement.target)].remove(statement.target)

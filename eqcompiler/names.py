@@ -71,6 +71,9 @@ class Namer:
     """Unique names for generated code; user names are reserved first."""
 
     taken: set[str] = field(default_factory=set)
+    # wanted name -> the last number tried for it (a program may ask for `t`
+    # thousands of times: each search starts where the last one ended)
+    _tried: dict[str, int] = field(default_factory=dict)
 
     def reserve(self, *names: str) -> None:
         self.taken.update(names)
@@ -78,9 +81,12 @@ class Namer:
     def fresh(self, wanted: str) -> str:
         """`wanted` if free, else `wanted_1`, `wanted_2`, ..."""
         name = wanted
-        counter = 0
+        counter = self._tried.get(wanted, 0)
+        if counter:
+            name = f"{wanted}_{counter}"
         while name in self.taken or keyword.iskeyword(name):
             counter += 1
             name = f"{wanted}_{counter}"
+        self._tried[wanted] = counter
         self.taken.add(name)
         return name

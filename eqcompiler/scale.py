@@ -97,7 +97,7 @@ def _scale(
 ) -> tuple[Scaled, Counter[int]]:
     """One pass of `scale`; the steps listed in `at_definition` apply their factor
     themselves. Also returns how often each step's factor is applied elsewhere."""
-    later = _assigned_later(steps)
+    last = _last_assigned(steps)
     known: dict[str, tuple[float, Expr]] = {}  # name -> (factor, what it stands for)
     defined: dict[str, int] = {}  # name -> the step that gave it its value
     applied: Counter[int] = Counter()
@@ -114,7 +114,7 @@ def _scale(
         defined[step.target] = index
         if index in at_definition and factor != 1.0:
             factor, core = 1.0, _apply(factor, core)
-        if core == ONE or (isinstance(core, Sym) and core.name not in later[index]):
+        if core == ONE or (isinstance(core, Sym) and last.get(core.name, -1) <= index):
             known[step.target] = (factor, core)  # no statement: a number, or a name
             folded.append((len(kept), replace(step, value=_apply(factor, core))))
             continue
@@ -134,15 +134,10 @@ def _scale(
     return scaled, applied
 
 
-def _assigned_later(steps: Sequence[Step]) -> list[frozenset[str]]:
-    """For each step, the names that later steps assign (an alias of one would
-    change with it)."""
-    result: list[frozenset[str]] = []
-    seen: set[str] = set()
-    for step in reversed(steps):
-        result.append(frozenset(seen))
-        seen.add(step.target)
-    return result[::-1]
+def _last_assigned(steps: Sequence[Step]) -> dict[str, int]:
+    """The index of the last step that assigns each name (an alias of a name that
+    a later step assigns would change with it)."""
+    return {step.target: index for index, step in enumerate(steps)}
 
 
 def _split(

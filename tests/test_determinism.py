@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, compile_latex
 from test_check import cli
 
 SAMPLES = sorted((ROOT / "samples").glob("*.md"))
@@ -219,3 +219,22 @@ def test_each_statement_points_to_its_equation(path: Path):
             else:  # a backward step: under a "# from <equation> (line N)" comment
                 origins = [c for c in before if c.startswith("# from ")]
                 assert origins and _LINE.search(origins[-1]), first
+
+
+def test_the_cycle_collector_is_paused_while_compiling_and_only_then(monkeypatch):
+    """black and the IR make millions of objects; the collector would walk them
+    over and over (driver.cycles_collected_after)."""
+    import gc
+
+    import black
+
+    seen = []
+    format_str = black.format_str
+    monkeypatch.setattr(
+        black,
+        "format_str",
+        lambda *a, **k: seen.append(gc.isenabled()) or format_str(*a, **k),
+    )
+    assert gc.isenabled()
+    compile_latex("$$y = x^{2}$$")
+    assert seen == [False] and gc.isenabled()
