@@ -195,7 +195,8 @@ class _Printer:
             case Sym(name=name):
                 return name, _ATOM
             case Add(left=left, right=right):
-                return f"{self._at(left, _ADD)} + {self._at(right, _ADD)}", _ADD
+                # `a + (b + c)` keeps its parentheses: `a + b + c` rounds differently
+                return f"{self._at(left, _ADD)} + {self._at(right, _ADD + 1)}", _ADD
             case Sub(left=left, right=right):
                 return f"{self._at(left, _ADD)} - {self._at(right, _ADD + 1)}", _ADD
             case Mul(left=left, right=Compare() as test) if not isinstance(

@@ -349,9 +349,12 @@ def _fuse_reductions(
             if isinstance(node, Sym):
                 uses[node.name] = uses.get(node.name, 0) + 1
     assigned: dict[str, int] = {}
-    for step, _ in steps:
+    last: dict[str, int] = {}  # name -> the last step that assigns it
+    for index, (step, _) in enumerate(steps):
         assigned[step.target] = assigned.get(step.target, 0) + 1
+        last[step.target] = index
     by_target = {step.target: step for step, _ in steps}
+    index_of = {step.target: index for index, (step, _) in enumerate(steps)}
     fused: dict[str, tuple[Expr, Expr]] = {}
     dropped: set[str] = set()
     for gradient in gradients:
@@ -363,6 +366,10 @@ def _fuse_reductions(
             continue
         if assigned[step.target] != 1:
             continue  # accumulated over several statements
+        if any(
+            last.get(s.name, -1) > index_of[step.target] for s in symbols(step.value)
+        ):
+            continue  # it reads a value that a later step changes (`d_L = d_L + ...`)
         fused[gradient.symbol.name] = (step.value.left, step.value.right)
         dropped.add(step.target)
     kept = [(step, f) for step, f in steps if step.target not in dropped]

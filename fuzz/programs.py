@@ -672,10 +672,11 @@ def indicator(draw: Draw, a: Node, b: Node) -> Node:
         [
             (">", lambda u, v: step(u - v)),
             ("<", lambda u, v: step(v - u)),
-            ("\\ge", lambda u, v: step(u - v)),
-            ("\\geq", lambda u, v: step(u - v)),
-            ("\\le", lambda u, v: step(v - u)),
-            (">=", lambda u, v: step(u - v)),
+            # not strict: 1 where the two are equal (constants can be: e \le e)
+            ("\\ge", lambda u, v: 1 - step(v - u)),
+            ("\\geq", lambda u, v: 1 - step(v - u)),
+            ("\\le", lambda u, v: 1 - step(u - v)),
+            (">=", lambda u, v: 1 - step(v - u)),
         ],
     )
     opener, closer = _pick(draw, [("(", ")"), ("[", "]")])

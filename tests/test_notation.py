@@ -43,6 +43,8 @@ TABLE = [
     ("y = x^{-2}", [("y", "x ** -2.0")]),
     ("y = x^23", [("y", "x ** 2 * 3")]),
     ("y = x^{z}", [("y", "np.power(x, z)")]),
+    # a right-nested sum keeps its parentheses: without them it rounds otherwise
+    ("y = a + (b + c) - (a - b)", [("y", "a + (b + c) - (a - b)")]),
     ("y = \\sqrt[3]{x} + \\sqrt x", [("y", "np.power(x, 1 / 3) + np.sqrt(x)")]),
     # functions
     (

@@ -47,6 +47,13 @@ q, x, w = sympy.symbols("q x w", real=True)
 
 # What the random programs found wrong: (document, output, sympy expression).
 REGRESSIONS = {
+    # the gradient of w and q, summed straight from `d_x * (...)` where the
+    # gradients are made, read d_x after `h = \cos(x)` had added to it (codegen.py,
+    # _fuse_reductions: fused only if nothing later changes what it reads)
+    "fused gradient read an adjoint that grew later": (
+        "$$h = \\cos(x)$$\n$$L = \\arctan(x + w^{q}) + h$$\n",
+        sympy.atan(x + w**q) + sympy.cos(x),
+    ),
     # `_share` named the adjoint of `q + x` d_q; x's gradient became an alias of d_q,
     # and d_q grew later when q was used again (adjoint.py, _Sweep._accumulate)
     "alias of an adjoint that grows later": (
