@@ -48,7 +48,15 @@ def _sum_to(
     of `like` (an input); a gradient of the output's shape goes into `out` if given
     (a spare array of that shape), and is copied if `copy` (an array the caller
     holds)."""
-    shape = () if type(like) is float or type(like) is int else np.shape(like)
+    number = type(like) is float or type(like) is int
+    if type(gradient) is np.ndarray and gradient.shape == out_shape:  # the usual
+        if number:  # the gradient of a number: one sum
+            return _times(gradient.sum(), scale)
+        if type(like) is np.ndarray and like.shape == out_shape and out_shape:
+            if scale != 1.0:
+                return np.multiply(gradient, scale, out=out)
+            return gradient.copy() if copy else gradient
+    shape = () if number else np.shape(like)
     gradient = np.asarray(gradient)
     if gradient.shape != out_shape:
         gradient = np.broadcast_to(gradient, out_shape)
@@ -59,22 +67,21 @@ def _sum_to(
             return np.asarray(np.multiply(gradient, scale, out=out))
         return gradient.copy() if copy else gradient
     if shape == ():
-        total = gradient.sum()
-    else:
-        lead = len(out_shape) - len(shape)
-        axes = tuple(range(lead)) + tuple(
-            lead + i for i, n in enumerate(shape) if n == 1 and out_shape[lead + i] != 1
-        )
-        total = np.sum(gradient, axis=axes).reshape(shape)
-    return _times(total, scale)
+        return _times(gradient.sum(), scale)
+    lead = len(out_shape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and out_shape[lead + i] != 1
+    )
+    return _times(np.sum(gradient, axis=axes).reshape(shape), scale)
 
 
 def _times(total: ArrayLike, scale: float) -> np.ndarray:
     """`scale * total` (a sum) as an array of `total`'s float type: float32 stays
     float32."""
     if scale != 1.0:
-        kind = total.dtype.kind
-        total = total * (total.dtype.type(scale) if kind == "f" else scale)
+        dtype = total.dtype  # a Python float would make a float32 sum float64
+        small = dtype.kind == "f" and dtype.itemsize < 8
+        total = total * (dtype.type(scale) if small else scale)
     return np.asarray(total)
 
 

@@ -38,7 +38,15 @@ def _sum_to(
     of `like` (an input); a gradient of the output's shape goes into `out` if given
     (a spare array of that shape), and is copied if `copy` (an array the caller
     holds)."""
-    shape = () if type(like) is float or type(like) is int else np.shape(like)
+    number = type(like) is float or type(like) is int
+    if type(gradient) is np.ndarray and gradient.shape == out_shape:  # the usual
+        if number:  # the gradient of a number: one sum
+            return _times(gradient.sum(), scale)
+        if type(like) is np.ndarray and like.shape == out_shape and out_shape:
+            if scale != 1.0:
+                return np.multiply(gradient, scale, out=out)
+            return gradient.copy() if copy else gradient
+    shape = () if number else np.shape(like)
     gradient = np.asarray(gradient)
     if gradient.shape != out_shape:
         gradient = np.broadcast_to(gradient, out_shape)
@@ -49,22 +57,21 @@ def _sum_to(
             return np.asarray(np.multiply(gradient, scale, out=out))
         return gradient.copy() if copy else gradient
     if shape == ():
-        total = gradient.sum()
-    else:
-        lead = len(out_shape) - len(shape)
-        axes = tuple(range(lead)) + tuple(
-            lead + i for i, n in enumerate(shape) if n == 1 and out_shape[lead + i] != 1
-        )
-        total = np.sum(gradient, axis=axes).reshape(shape)
-    return _times(total, scale)
+        return _times(gradient.sum(), scale)
+    lead = len(out_shape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and out_shape[lead + i] != 1
+    )
+    return _times(np.sum(gradient, axis=axes).reshape(shape), scale)
 
 
 def _times(total: ArrayLike, scale: float) -> np.ndarray:
     """`scale * total` (a sum) as an array of `total`'s float type: float32 stays
     float32."""
     if scale != 1.0:
-        kind = total.dtype.kind
-        total = total * (total.dtype.type(scale) if kind == "f" else scale)
+        dtype = total.dtype  # a Python float would make a float32 sum float64
+        small = dtype.kind == "f" and dtype.itemsize < 8
+        total = total * (dtype.type(scale) if small else scale)
     return np.asarray(total)
 
 
@@ -78,7 +85,34 @@ def _sum_product(
 ) -> np.ndarray:
     """`scale` times sum(a * b) down to the shape of `like`: for a number, without
     making the product; for an array of the output's shape, into `out` if given."""
+    if (  # the usual gradient of an array: one product, into `out`
+        type(like) is np.ndarray
+        and like.shape == out_shape
+        and type(a) is np.ndarray
+        and a.shape == out_shape
+        and out_shape
+    ):
+        if type(b) is float or type(b) is int:
+            return np.multiply(a, b * scale, out=out)
+        if type(b) is np.ndarray and b.shape == out_shape and scale == 1.0:
+            return np.multiply(a, b, out=out)
     shape = () if type(like) is float or type(like) is int else np.shape(like)
+    if (
+        shape == ()
+        and type(a) is np.ndarray
+        and type(b) is np.ndarray
+        and a.shape == b.shape == out_shape
+    ):
+        if a.ndim != 1:
+            a, b = a.ravel(), b.ravel()
+        if a.size <= 10000:
+            return _times(np.dot(a, b), scale)
+        # in pieces of 10,000, which BLAS runs on one thread: neither the speed nor
+        # the rounding depends on how many threads BLAS may start
+        total = np.dot(a[:10000], b[:10000])
+        for start in range(10000, a.size, 10000):
+            total = total + np.dot(a[start : start + 10000], b[start : start + 10000])
+        return _times(total, scale)
     if shape == out_shape:
         if type(b) is float or type(b) is int:
             product = np.multiply(a, b * scale, out=out)
@@ -91,21 +125,6 @@ def _sum_product(
         if type(product) is np.ndarray and product.shape == out_shape:
             return product
         return np.broadcast_to(product, out_shape).copy()
-    if (
-        shape == ()
-        and type(a) is np.ndarray
-        and type(b) is np.ndarray
-        and a.shape == b.shape == out_shape
-    ):
-        a, b = a.ravel(), b.ravel()
-        if a.size <= 10000:
-            return _times(np.dot(a, b), scale)
-        # in pieces of 10,000, which BLAS runs on one thread: neither the speed nor
-        # the rounding depends on how many threads BLAS may start
-        total = np.dot(a[:10000], b[:10000])
-        for start in range(10000, a.size, 10000):
-            total = total + np.dot(a[start : start + 10000], b[start : start + 10000])
-        return _times(total, scale)
     return _sum_to(np.multiply(a, b), like, out_shape, scale)
 
 
