@@ -74,9 +74,12 @@ def _hoist(
     assigns: Sequence[Assign], named: dict[Expr, Sym], inner: dict[Expr, int]
 ) -> tuple[Assign, ...]:
     """The forward assignments, each preceded by its named parts (innermost first)."""
+    parts_of: dict[int, list[Expr]] = {}
+    for part in named:
+        parts_of.setdefault(inner[part], []).append(part)
     result: list[Assign] = []
     for index, assign in enumerate(assigns):
-        parts = [e for e in named if inner[e] == index]
+        parts = parts_of.get(index, [])
         parts.sort(key=lambda e: sum(1 for _ in walk(e)))  # smaller parts first
         for part in parts:
             value = _replace_parts(part, named, skip=part)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import random
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -168,6 +169,50 @@ def test_many_equations():
         "$$\n" + " \\\\\n".join(f"u_{{{i}}} = {i} x" for i in range(2000)) + "\n$$\n"
     )
     assert classify(block, Mode(output="u_1999"), 60.0).kind in ("ok", "located")
+
+
+def _stage_seconds(text: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, float]:
+    """CPU seconds in each pass that code generation runs, for one compile."""
+    from eqcompiler import codegen
+
+    seconds: dict[str, float] = {}
+    for name in ("reverse", "share", "scale", "plan", "_fuse_reductions"):
+        original = getattr(codegen, name)
+
+        def timed(*args, _original=original, _name=name, **kwargs):
+            start = time.process_time()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                spent = time.process_time() - start
+                seconds[_name] = seconds.get(_name, 0.0) + spent
+
+        monkeypatch.setattr(codegen, name, timed)
+    assert classify(text, Mode(), 120.0).kind == "ok"
+    monkeypatch.undo()
+    return seconds
+
+
+def test_each_pass_is_linear_when_every_equation_shares_a_part(monkeypatch):
+    """`u_{i} = \\sin(u_{i-1}) x + w`: the backward pass reads `\\sin(u_{i-1})`,
+    so every equation has a named shared part. Hoisting them looked at every part
+    for every equation (quadratic: 4,000 equations took 20 s, half of it there);
+    no pass may take 16 times as long for 4 times the equations."""
+
+    def fan_out(n: int) -> str:
+        equations = "".join(
+            f"$$u_{{{i}}} = \\sin(u_{{{i - 1}}}) x + w$$\n" for i in range(1, n)
+        )
+        return f"$$u_{{0}} = x$$\n{equations}$$y = u_{{{n - 1}}}^{{2}}$$\n"
+
+    small = _stage_seconds(fan_out(400), monkeypatch)
+    large = _stage_seconds(fan_out(1600), monkeypatch)
+    slow = {
+        name: (round(small[name], 3), round(large[name], 3))
+        for name in small
+        if large[name] > 10 * small[name] + 0.05
+    }
+    assert not slow, slow
 
 
 # ---- crashes the campaigns found ---------------------------------------------------------
