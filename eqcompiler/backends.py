@@ -40,6 +40,9 @@ class Backend:
     functions: dict[str, str]  # IR function -> Python callee, `{m}` for the alias
     helpers: dict[str, str]  # IR function -> helper defined in the generated module
     power: str = "{m}.power"  # a power whose exponent is not a whole number
+    # a name squared as `x * x`: on floats a third of the time of `x ** 2`; numpy's
+    # `x**2` is already one pass (np.square)
+    squares_by_product: bool = False
 
     def callee(self, function: str) -> str:
         if function in self.helpers:
@@ -122,6 +125,7 @@ MATH = Backend(
         "logaddexp": "_logaddexp",
     },
     power="{m}.pow",
+    squares_by_product=True,
 )
 
 BACKENDS = {"numpy": NUMPY, "math": MATH}
@@ -219,6 +223,10 @@ class _Printer:
                 return f"-({text})" if text.startswith("-") else f"-{text}", _NEG
             case Pow(base=base, exponent=Num(value=-1.0)):
                 return f"1 / {self._at(base, _MUL + 1)}", _MUL
+            case Pow(
+                base=Sym(name=name), exponent=Num(value=2.0)
+            ) if self.backend.squares_by_product:
+                return f"{name} * {name}", _MUL
             case Pow(base=base, exponent=exponent) if _integer(exponent):
                 return f"{self._at(base, _POW + 1)} ** {self._exponent(exponent)}", _POW
             case Pow(base=base, exponent=exponent):

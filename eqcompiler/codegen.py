@@ -155,12 +155,14 @@ def _render(
                 len(reverse_lines),
             )
             body_lines = _place(body_lines, fields, at + 1 + header)
-        gradients = [f"{f.name}={f.target}" for f in fields]
+        gradients = _gradient_arguments([(f.name, f.target) for f in fields])
     else:
-        gradients = [
-            f"{g.symbol.name}={_float_code(_scaled(g), backend)}"
-            for g in scaled.gradients
-        ]
+        gradients = _gradient_arguments(
+            [
+                (g.symbol.name, _float_code(_scaled(g), backend))
+                for g in scaled.gradients
+            ]
+        )
     kept = [program.output.name]
     kept += [line.field.target for line in body_lines if line.field]
     forward_and_sweep = _print_body(body_lines, program, kept, backend, reuse)
@@ -374,6 +376,18 @@ def _fuse_reductions(
         dropped.add(step.target)
     kept = [(step, f) for step, f in steps if step.target not in dropped]
     return kept, fused
+
+
+def _gradient_arguments(fields: list[tuple[str, str]]) -> list[str]:
+    """`Gradients(...)`'s arguments: by position while each value's name says its
+    field (`grad_x` for x: keywords cost a NamedTuple half again as much to make),
+    then by keyword (`b=d_z`)."""
+    arguments = []
+    by_position = True
+    for field, code in fields:
+        by_position = by_position and code in (f"d_{field}", f"grad_{field}")
+        arguments.append(code if by_position else f"{field}={code}")
+    return arguments
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """Parse the LaTeX of one math block into a Lark tree (grammars/equation.lark).
 
-This module owns the parser (built once: LALR, contextual lexer), the post-lexer that
+This module owns the parser (built once: LALR, one lexer for all terminals), the post-lexer that
 settles what a single token cannot say by itself, and the translation of Lark's
 errors into located `EqError`s. It is the only place that knows Lark positions are
 relative to the block: `block.pos` maps them into the document.
@@ -176,7 +176,10 @@ def parser(strict: bool = False) -> Lark:
     return Lark(
         (data_dir("grammars") / "equation.lark").read_text(encoding="utf-8"),
         parser="lalr",
-        lexer="contextual",
+        # one scanner for all terminals: strict mode (the suite) proves that no two
+        # terminals match the same text, and a contextual lexer's scanner per parser
+        # state costs a regular-expression compile each (100 ms of a small compile)
+        lexer="basic",
         postlex=_PostLex(),
         propagate_positions=True,
         maybe_placeholders=False,

@@ -223,4 +223,4 @@ def value_and_grad(
     grad_w_1 = _sum_product(d_z, x_1, w_1, out_shape, -1.0, out=_spare(t_1, reuse))
     grad_w_2 = _sum_product(d_z, x_2, w_2, out_shape, -1.0, out=_spare(p, reuse))
     grad_b = _sum_to(d_z, b, out_shape, -1.0, out=_spare(d_z, reuse))
-    return L, Gradients(w_1=grad_w_1, w_2=grad_w_2, b=grad_b)
+    return L, Gradients(grad_w_1, grad_w_2, grad_b)

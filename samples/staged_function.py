@@ -163,4 +163,4 @@ def value_and_grad(x: ArrayLike, y: ArrayLike) -> tuple[ArrayLike, Gradients]:
     # from s_x = \sigma(x) (line 15)
     d_x = np.subtract(d_x, d_den * (s_x * (1 - s_x)), out=_spare(d_x, reuse))
     grad_x = _sum_to(d_x, x, out_shape)
-    return f, Gradients(x=grad_x, y=grad_y)
+    return f, Gradients(grad_x, grad_y)

@@ -274,16 +274,16 @@ def value_and_grad(
     grad_b_1 = _sum_to(d_a_1, b_1, out_shape)
     grad_x_2 = _sum_to(d_x_2, x_2, out_shape)
     return E, Gradients(
-        w_11=grad_w_11,
-        x_1=grad_x_1,
-        w_12=grad_w_12,
-        x_2=grad_x_2,
-        b_1=grad_b_1,
-        w_21=grad_w_21,
-        w_22=grad_w_22,
-        b_2=grad_b_2,
-        v_1=grad_v_1,
-        v_2=grad_v_2,
-        c=grad_c,
-        y=grad_y,
+        grad_w_11,
+        grad_x_1,
+        grad_w_12,
+        grad_x_2,
+        grad_b_1,
+        grad_w_21,
+        grad_w_22,
+        grad_b_2,
+        grad_v_1,
+        grad_v_2,
+        grad_c,
+        grad_y,
     )

@@ -12,12 +12,14 @@ def _sigmoid(z: float) -> float:
 
 def _softplus(z: float) -> float:
     """log(1 + e^z), without overflow for any z."""
-    return max(z, 0.0) + math.log1p(math.exp(-abs(z)))
+    if z > 0:
+        return z + math.log1p(math.exp(-z))
+    return math.log1p(math.exp(z))
 
 
 def _relu(z: float) -> float:
-    """max(0, z)."""
-    return max(z, 0.0)
+    """max(0, z); nan stays nan."""
+    return 0.0 if z < 0 else z
 
 
 def _sign(z: float) -> float:
@@ -27,5 +29,10 @@ def _sign(z: float) -> float:
 
 def _logaddexp(a: float, b: float) -> float:
     """log(e^a + e^b), without overflow."""
-    top = max(a, b)
-    return top + math.log1p(math.exp(-abs(a - b)))
+    if a > b:
+        return a + math.log1p(math.exp(b - a))
+    if a < b:
+        return b + math.log1p(math.exp(a - b))
+    if a == b:  # infinities too
+        return a + 0.6931471805599453  # log 2
+    return a + b  # nan

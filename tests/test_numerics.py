@@ -222,3 +222,45 @@ def test_a_quotient_written_with_a_power_reuses_the_quotient(backend: str, tmp_p
     assert float(value) == pytest.approx((x + y) / d, rel=1e-15)
     assert float(gradients.x) == pytest.approx(1 / d - (x + y) * 2 * x / d**2)
     assert float(gradients.y) == pytest.approx(1 / d)
+
+
+# ---- the helpers of the two backends agree -------------------------------------------
+
+SPECIAL = [-math.inf, -1000.0, -30.0, -1.0, -0.0, 0.0, 0.5, 30.0, 1000.0, math.inf]
+
+
+def _helpers(backend: str) -> dict:
+    from eqcompiler.resources import data_dir
+
+    text = (data_dir("templates") / f"helpers_{backend}.py").read_text("utf-8")
+    namespace: dict = {}
+    exec(compile(text, f"helpers_{backend}.py", "exec"), namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("name", ["_sigmoid", "_softplus", "_relu"])
+def test_math_helpers_agree_with_numpy_helpers_at_special_values(name: str):
+    """The scalar helpers branch instead of calling max/abs (a third of the time);
+    they give numpy's values everywhere, and nan for nan."""
+    scalar, array = _helpers("math")[name], _helpers("numpy")[name]
+    with np.errstate(all="ignore"):
+        expected = array(np.array(SPECIAL + [math.nan]))
+    for z, want in zip(SPECIAL + [math.nan], expected, strict=True):
+        got = scalar(z)
+        assert type(got) is float, (z, got)
+        if math.isnan(want):
+            assert math.isnan(got), z
+        else:
+            assert got == pytest.approx(float(want), rel=1e-15, abs=0), z
+
+
+@pytest.mark.parametrize("a", SPECIAL + [math.nan])
+@pytest.mark.parametrize("b", [-1000.0, -0.5, 0.0, 2.0, 1000.0, math.inf, math.nan])
+def test_math_logaddexp_agrees_with_numpy(a: float, b: float):
+    with np.errstate(all="ignore"):
+        want = float(np.logaddexp(a, b))
+    got = _helpers("math")["_logaddexp"](a, b)
+    if math.isnan(want):
+        assert math.isnan(got), (a, b)
+    else:
+        assert got == pytest.approx(want, rel=1e-15, abs=0), (a, b)

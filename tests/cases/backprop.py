@@ -199,4 +199,4 @@ def value_and_grad(
         y_minus_y_star, y_star, out_shape, -2.0, out=_spare(y_minus_y_star, reuse)
     )
     grad_x = _sum_product(d_v, w, x, out_shape, 2.0, out=_spare(d_v, reuse))
-    return ell, Gradients(w=grad_w, x=grad_x, b=grad_b, y_star=grad_y_star)
+    return ell, Gradients(grad_w, grad_x, grad_b, grad_y_star)

@@ -34,7 +34,7 @@ def forward(w: float, x: float, b: float, y: float, lambda_: float) -> float:
     """Return L."""
     s = w * x + b  # s = w x + b (line 8)
     h = max(0, 1 - y * s)  # h = \max(0, 1 - y s) (line 9)
-    L = h + lambda_ / 2 * w**2  # L = h + \frac{\lambda}{2} w^{2} (line 10)
+    L = h + lambda_ / 2 * (w * w)  # L = h + \frac{\lambda}{2} w^{2} (line 10)
     return L
 
 
@@ -50,7 +50,7 @@ def value_and_grad(
     s = w * x + b  # s = w x + b (line 8)
     t_3 = 1 - y * s  # h = \max(0, 1 - y s) (line 9)
     h = max(0, t_3)  # h = \max(0, 1 - y s) (line 9)
-    t_1 = w**2  # L = h + \frac{\lambda}{2} w^{2} (line 10)
+    t_1 = w * w  # L = h + \frac{\lambda}{2} w^{2} (line 10)
     t_2 = lambda_ / 2  # L = h + \frac{\lambda}{2} w^{2} (line 10)
     L = h + t_2 * t_1  # L = h + \frac{\lambda}{2} w^{2} (line 10)
     # Backward sweep: d_x is the derivative of L with respect to x.
@@ -64,4 +64,4 @@ def value_and_grad(
     # from s = w x + b (line 8)
     d_w = d_w + d_s * x
     d_x = d_s * w
-    return L, Gradients(w=d_w, x=d_x, b=d_s, y=d_y, lambda_=d_lambda_)
+    return L, Gradients(d_w, d_x, b=d_s, y=d_y, lambda_=d_lambda_)
