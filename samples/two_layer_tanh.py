@@ -42,8 +42,8 @@ def _sum_to(
     holds)."""
     number = type(like) is float or type(like) is int
     if type(gradient) is np.ndarray and gradient.shape == out_shape:  # the usual
-        if number:  # the gradient of a number: one sum
-            return _times(gradient.sum(), scale)
+        if number:  # the gradient of a number: one sum (add.reduce: sum() less 0.3 µs)
+            return _times(np.add.reduce(gradient, axis=None), scale)
         if type(like) is np.ndarray and like.shape == out_shape and out_shape:
             if scale != 1.0:
                 return np.multiply(gradient, scale, out=out)
