@@ -53,7 +53,39 @@ def rewrite(expr: Expr, sigmoids: dict[str, Expr] | None = None) -> Expr:
     sigmoids = sigmoids or {}
     expr = with_children(expr, [rewrite(c, sigmoids) for c in _operands(expr)])
     expr = _quotient(expr)
-    return _log_of_sigmoid(expr, sigmoids) or _stable(expr)
+    return _signs(_log_of_sigmoid(expr, sigmoids) or _stable(expr))
+
+
+def _signs(expr: Expr) -> Expr:
+    """Negations moved out of products and into differences, and cancelled in pairs:
+    `-(y (-a) + t (-b))`, what a cross-entropy becomes above, is
+    `y a + t b`. Each rule is exact in floating point (negation is, and rounding is
+    symmetric), and each negation it saves is a pass over the data."""
+    at = (expr.span, expr.shape)
+    match expr:
+        case Neg(operand=Neg(operand=inner)):
+            return inner
+        case Neg(operand=Sub(left=a, right=b)):
+            return Sub(b, a, *at)
+        case Mul(left=Neg(operand=a), right=Neg(operand=b)):
+            return Mul(a, b, *at)
+        case Mul(left=a, right=Neg(operand=b)) | Mul(left=Neg(operand=a), right=b):
+            return Neg(Mul(a, b, *at), *at)
+        case Div(left=Neg(operand=a), right=Neg(operand=b)):
+            return Div(a, b, *at)
+        case Div(left=a, right=Neg(operand=b)) | Div(left=Neg(operand=a), right=b):
+            return Neg(Div(a, b, *at), *at)
+        case Add(left=Neg(operand=a), right=Neg(operand=b)):
+            return Neg(Add(a, b, *at), *at)
+        case Add(left=a, right=Neg(operand=b)):
+            return Sub(a, b, *at)
+        case Add(left=Neg(operand=a), right=b):
+            return Sub(b, a, *at)
+        case Sub(left=a, right=Neg(operand=b)):
+            return Add(a, b, *at)
+        case Sub(left=Neg(operand=a), right=b):
+            return Neg(Add(a, b, *at), *at)
+    return expr
 
 
 def _quotient(expr: Expr) -> Expr:

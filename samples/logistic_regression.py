@@ -182,7 +182,7 @@ def forward(
     z = w_1 * x_1 + w_2 * x_2 + b  # z = w_1 x_1 + w_2 x_2 + b (line 17)
     # not needed here: p = \sigma(z) (line 21)
     # L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
-    L = np.negative(y * -_softplus(-z) + (1 - y) * -_softplus(z), out=_spare(z, reuse))
+    L = np.add(y * _softplus(-z), (1 - y) * _softplus(z), out=_spare(z, reuse))
     return L
 
 
@@ -213,7 +213,7 @@ def value_and_grad(
     t = -z  # L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
     t_1 = 1 - y  # L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
     # L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
-    L = np.negative(y * -_softplus(t) + t_1 * -_softplus(z), out=_spare(z, reuse))
+    L = np.add(y * _softplus(t), t_1 * _softplus(z), out=_spare(z, reuse))
     out_shape = np.shape(L)
     # Backward sweep: d_x is the derivative of sum(L) with respect to x; where
     # a line says "times -1", the derivative is -1 * d_x: the gradients apply the -1.

@@ -8,6 +8,8 @@ import warnings
 import numpy as np
 import pytest
 from conftest import compile_latex, import_module_text
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 STABLE = {
     "sigmoid": "$$y = \\sigma(z)$$",
@@ -264,3 +266,64 @@ def test_math_logaddexp_agrees_with_numpy(a: float, b: float):
         assert math.isnan(got), (a, b)
     else:
         assert got == pytest.approx(want, rel=1e-15, abs=0), (a, b)
+
+
+# ---- negations moved and cancelled --------------------------------------------------
+
+
+def _value_of(expr, env: dict[str, float]) -> float:
+    from eqcompiler.ir import Add, Div, Mul, Neg, Sub, Sym
+
+    match expr:
+        case Sym(name=name):
+            return env[name]
+        case Neg(operand=operand):
+            return -_value_of(operand, env)
+        case Add(left=left, right=right):
+            return _value_of(left, env) + _value_of(right, env)
+        case Sub(left=left, right=right):
+            return _value_of(left, env) - _value_of(right, env)
+        case Mul(left=left, right=right):
+            return _value_of(left, env) * _value_of(right, env)
+        case Div(left=left, right=right):
+            b = _value_of(right, env)
+            return _value_of(left, env) / b if b else math.nan
+    raise AssertionError(expr)
+
+
+def _sign_forms():
+    from eqcompiler.ir import Add, Div, Mul, Neg, Sub, Sym
+
+    a, b = Sym("a"), Sym("b")
+    for op in (Add, Sub, Mul, Div):
+        yield op(Neg(a), b)
+        yield op(a, Neg(b))
+        yield op(Neg(a), Neg(b))
+        yield Neg(op(Neg(a), Neg(b)))
+    yield Neg(Neg(a))
+    yield Neg(Sub(a, b))
+
+
+@given(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(allow_nan=True, allow_infinity=True),
+)
+@settings(max_examples=300, derandomize=True)
+def test_moving_negations_keeps_every_value(a: float, b: float):
+    """Each rule of stable._signs gives the same number as the form it replaces, at
+    any two floats (infinities and nan too; 0 and -0 are the same number)."""
+    from eqcompiler.stable import rewrite
+
+    env = {"a": a, "b": b}
+    for form in _sign_forms():
+        before, after = _value_of(form, env), _value_of(rewrite(form), env)
+        assert before == after or (math.isnan(before) and math.isnan(after)), form
+
+
+def test_a_cross_entropy_has_no_negation_left():
+    """`-(y \\log p + (1 - y) \\log(1 - p))` with p = sigmoid(z) is
+    `y softplus(-z) + (1 - y) softplus(z)`: no pass spent negating."""
+    source = compile_latex(STABLE["cross_entropy"], "numpy")
+    forward = source.split("def forward")[1].split("def backward")[0]
+    assert "np.negative" not in forward and "-_softplus" not in forward
+    assert "_softplus(-z)" in forward
