@@ -165,8 +165,7 @@ def forward(w: ArrayLike, x: ArrayLike, b: ArrayLike, y_star: ArrayLike) -> Arra
     u = w * x  # u = wx (line 11)
     v = np.add(u, b, out=_spare(u, reuse))  # v = u + b (line 13)
     y = np.exp(v, out=_spare(v, reuse))  # y = e^{v} (line 15)
-    # \ell = (y - y^{*})^{2} (line 19)
-    ell = np.square(y - y_star, out=_spare(y, reuse))
+    ell = (y - y_star) ** 2  # \ell = (y - y^{*})^{2} (line 19)
     return ell
 
 
