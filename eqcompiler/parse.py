@@ -1,9 +1,10 @@
 """Parse the LaTeX of one math block into a Lark tree (grammars/equation.lark).
 
-This module owns the parser (built once: LALR, one lexer for all terminals), the post-lexer that
-settles what a single token cannot say by itself, and the translation of Lark's
-errors into located `EqError`s. It is the only place that knows Lark positions are
-relative to the block: `block.pos` maps them into the document.
+This module owns the parser (built once: LALR, one lexer for all terminals), the
+post-lexer that settles what a single token cannot say by itself, and the
+translation of Lark's errors into located `EqError`s. It is the only place that
+knows Lark positions are relative to the block: `block.pos` maps them into the
+document.
 """
 
 from __future__ import annotations
@@ -178,7 +179,8 @@ def parser(strict: bool = False) -> Lark:
         parser="lalr",
         # one scanner for all terminals: strict mode (the suite) proves that no two
         # terminals match the same text, and a contextual lexer's scanner per parser
-        # state costs a regular-expression compile each (100 ms of a small compile)
+        # state costs a regular-expression compile each (in a profiled compile of
+        # samples/backprop.md, regex compiling fell from 0.14 s to 0.05 s)
         lexer="basic",
         postlex=_PostLex(),
         propagate_positions=True,

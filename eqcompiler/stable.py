@@ -59,8 +59,9 @@ def rewrite(expr: Expr, sigmoids: dict[str, Expr] | None = None) -> Expr:
 def _signs(expr: Expr) -> Expr:
     """Negations moved out of products and into differences, and cancelled in pairs:
     `-(y (-a) + t (-b))`, what a cross-entropy becomes above, is
-    `y a + t b`. Each rule is exact in floating point (negation is, and rounding is
-    symmetric), and each negation it saves is a pass over the data."""
+    `y a + t b`. Each rule gives the same floating-point number (negation is exact
+    and rounding symmetric), up to the sign of a zero result (`-(a - b)` is -0 where
+    `b - a` is 0); each negation it saves is a pass over the data."""
     at = (expr.span, expr.shape)
     match expr:
         case Neg(operand=Neg(operand=inner)):

@@ -176,9 +176,8 @@ def run_module(module: str, rng: random.Random) -> str | None:
     return None
 
 
-SECONDS_PER_BYTE = (
-    1e-4  # twice the slowest measured: 4,000 short equations, 170 kB, 8 s
-)
+# twice the slowest measured: 4,000 short equations (170 kB) compile in 8 s
+SECONDS_PER_BYTE = 1e-4
 
 
 def classify(
@@ -186,9 +185,9 @@ def classify(
 ) -> Outcome:
     """Run one input and say how it ended.
 
-    The time limit grows with the input: compiling takes about 2 s per MB of
-    document (38,000 equations), so a mutation that grows a document to 15 MB
-    is slow, not hung; it gets `time_limit_s` plus 4 s per MB for each pass over
+    The time limit grows with the input: a document of short equations compiles
+    at about 50 µs a byte, so a mutation that grows a document to a megabyte is
+    slow, not hung; it gets `time_limit_s` plus 100 µs a byte for each pass over
     it (a full compile runs twice to check determinism; explaining is another).
     """
     from eqcompiler.errors import EqError, EqErrors, UsageError
