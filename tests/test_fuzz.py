@@ -9,6 +9,7 @@ a partial output, or an existing output changed on error. The long campaign is
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 import sys
@@ -188,8 +189,12 @@ def _stage_seconds(text: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, floa
                 seconds[_name] = seconds.get(_name, 0.0) + spent
 
         monkeypatch.setattr(codegen, name, timed)
-    assert classify(text, Mode(), 120.0).kind == "ok"
-    monkeypatch.undo()
+    gc.disable()  # as compile_document runs: a collection is not the pass's time
+    try:
+        assert classify(text, Mode(), 120.0).kind == "ok"
+    finally:
+        gc.enable()
+        monkeypatch.undo()
     return seconds
 
 
@@ -205,8 +210,11 @@ def test_each_pass_is_linear_when_every_equation_shares_a_part(monkeypatch):
         )
         return f"$$u_{{0}} = x$$\n{equations}$$y = u_{{{n - 1}}}^{{2}}$$\n"
 
-    small = _stage_seconds(fan_out(400), monkeypatch)
-    large = _stage_seconds(fan_out(1600), monkeypatch)
+    def fastest(n: int) -> dict[str, float]:
+        runs = [_stage_seconds(fan_out(n), monkeypatch) for _ in range(2)]
+        return {name: min(run[name] for run in runs) for name in runs[0]}
+
+    small, large = fastest(400), fastest(1600)
     slow = {
         name: (round(small[name], 3), round(large[name], 3))
         for name in small
