@@ -24,6 +24,7 @@ from .ir import (
     Pow,
     Sub,
     Sym,
+    children,
     walk,
 )
 
@@ -59,6 +60,20 @@ class Backend:
         if self.name != "numpy" or not _reads_symbol(expr):
             return None
         return _Printer(self).into(expr, out)
+
+    def ufunc_operands(self, expr: Expr) -> tuple[Expr, ...] | None:
+        """The operands `code_into` passes to the ufunc it writes `expr` as (the
+        base of `a / b`, not the `b^{-1}` the IR holds), or None when it writes none."""
+        if self.code_into(expr, "_") is None:
+            return None
+        match expr:
+            case Mul(left=left, right=Compare()) if not isinstance(left, Compare):
+                return (left,)  # the truth value is printed as a test, not computed
+            case Mul(left=left, right=Pow(base=base, exponent=Num(value=-1.0))):
+                return (left, base)
+            case Pow(base=base):
+                return (base,)
+        return children(expr)
 
     def helpers_used(self, exprs: list[Expr]) -> list[str]:
         used = {

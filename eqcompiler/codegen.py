@@ -27,7 +27,7 @@ from .adjoint import Backward, Step, reverse
 from .algebra import ZERO, mul
 from .backends import Backend, float_literal
 from .ir import Call, Expr, Mul, Num, Program, Sym, symbols, walk
-from .memory import Statement, plan
+from .memory import Statement, plan, unnest
 from .names import Namer
 from .resources import data_dir
 from .scale import Gradient, scale
@@ -298,6 +298,16 @@ def _print_body(
 ) -> list[str]:
     """The lines of a function body as Python, results written into arrays no
     longer needed where memory.plan finds them (numpy)."""
+    if backend.name == "numpy":  # one array per statement (memory.unnest)
+        lines = [
+            replace(line, statement=statement)
+            for line in lines
+            for statement in (
+                unnest(line.statement, backend.ufunc_operands)
+                if line.statement is not None and line.field is None
+                else [line.statement]
+            )
+        ]
     statements = [line.statement for line in lines if line.statement is not None]
     into: Sequence[str | None] = [None] * len(statements)
     if backend.name == "numpy":

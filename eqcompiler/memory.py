@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
-from .ir import Const, Expr, Neg, Num, Sym, symbols
+from .ir import Const, Expr, Neg, Num, Sym, children, symbols, with_children
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +29,43 @@ class Statement:
 
     target: str
     value: Expr
+
+
+def unnest(
+    statement: Statement,
+    operands: Callable[[Expr], Sequence[Expr] | None],
+) -> list[Statement]:
+    """`t = f(g(a), b)` as `t = g(a)` then `t = f(t, b)`, inner operations first.
+
+    Each statement then makes one array, and the next, whose operand it is, may
+    write into it (plan): the temporaries a nested expression would make are gone
+    (`w_1 x_1 + w_2 x_2 + b` makes two arrays, not four). `operands` gives the
+    operands of a ufunc statement (None for any other); the operation that makes
+    the first operand with an array of its own becomes the statement before. The
+    values are the same: each operation still runs once, on the same operands.
+    Left as it is when the target is among the names read (`d_x = d_x + ...`).
+    """
+    if statement.target in {s.name for s in symbols(statement.value)}:
+        return [statement]
+    chain: list[Statement] = []
+    value = statement.value
+    while True:
+        inner = next(
+            (e for e in operands(value) or () if _fresh(e) and symbols(e)), None
+        )
+        if inner is None:
+            break
+        chain.append(Statement(statement.target, _replaced(value, inner, statement)))
+        value = inner
+    chain.append(Statement(statement.target, value))
+    return chain[::-1]
+
+
+def _replaced(expr: Expr, old: Expr, statement: Statement) -> Expr:
+    """`expr` with each occurrence of `old` read from the statement's target."""
+    if expr == old:
+        return Sym(statement.target)
+    return with_children(expr, [_replaced(c, old, statement) for c in children(expr)])
 
 
 def plan(

@@ -68,6 +68,8 @@ def _sum_to(
 def _times(total: ArrayLike, scale: float) -> np.ndarray:
     """`scale * total` (a sum) as an array of `total`'s float type: float32 stays
     float32."""
+    if type(total) is np.float64:  # the usual
+        return np.asarray(total * scale if scale != 1.0 else total)
     if scale != 1.0:
         dtype = total.dtype  # a Python float would make a float32 sum float64
         small = dtype.kind == "f" and dtype.itemsize < 8
@@ -105,14 +107,11 @@ def _sum_product(
     ):
         if a.ndim != 1:
             a, b = a.ravel(), b.ravel()
-        if a.size <= 10000:
+        if a.size <= 10000:  # BLAS runs n <= 10,000 on one thread
             return _times(np.dot(a, b), scale)
-        # in pieces of 10,000, which BLAS runs on one thread: neither the speed nor
-        # the rounding depends on how many threads BLAS may start
-        total = np.dot(a[:10000], b[:10000])
-        for start in range(10000, a.size, 10000):
-            total = total + np.dot(a[start : start + 10000], b[start : start + 10000])
-        return _times(total, scale)
+        # einsum's own loop (no BLAS): neither the speed nor the rounding depends
+        # on how many threads BLAS may start
+        return _times(np.einsum("i,i->", a, b), scale)
     if shape == out_shape:
         if type(b) is float or type(b) is int:
             product = np.multiply(a, b * scale, out=out)
@@ -134,12 +133,14 @@ def _reusable(*inputs: ArrayLike) -> bool:
     type, and one that is no longer needed can take a new result in place."""
     shape = dtype = None
     for value in inputs:
-        if type(value) is np.ndarray:
-            if dtype is None:
-                shape, dtype = value.shape, value.dtype
-            elif value.shape != shape or value.dtype != dtype:
-                return False
-        elif type(value) is not float and type(value) is not int:
+        kind = type(value)
+        if kind is float or kind is int:
+            continue
+        if kind is not np.ndarray:
+            return False
+        if dtype is None:
+            shape, dtype = value.shape, value.dtype
+        elif value.shape != shape or value.dtype != dtype:
             return False
     return dtype is None or dtype.kind == "f"
 

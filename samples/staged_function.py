@@ -78,6 +78,8 @@ def _sum_to(
 def _times(total: ArrayLike, scale: float) -> np.ndarray:
     """`scale * total` (a sum) as an array of `total`'s float type: float32 stays
     float32."""
+    if type(total) is np.float64:  # the usual
+        return np.asarray(total * scale if scale != 1.0 else total)
     if scale != 1.0:
         dtype = total.dtype  # a Python float would make a float32 sum float64
         small = dtype.kind == "f" and dtype.itemsize < 8
@@ -91,12 +93,14 @@ def _reusable(*inputs: ArrayLike) -> bool:
     type, and one that is no longer needed can take a new result in place."""
     shape = dtype = None
     for value in inputs:
-        if type(value) is np.ndarray:
-            if dtype is None:
-                shape, dtype = value.shape, value.dtype
-            elif value.shape != shape or value.dtype != dtype:
-                return False
-        elif type(value) is not float and type(value) is not int:
+        kind = type(value)
+        if kind is float or kind is int:
+            continue
+        if kind is not np.ndarray:
+            return False
+        if dtype is None:
+            shape, dtype = value.shape, value.dtype
+        elif value.shape != shape or value.dtype != dtype:
             return False
     return dtype is None or dtype.kind == "f"
 
@@ -153,11 +157,15 @@ def value_and_grad(x: ArrayLike, y: ArrayLike) -> tuple[ArrayLike, Gradients]:
     d_num = 1 / den
     d_den = np.divide(f, den, out=_spare(den, reuse))  # times -1
     # from \mathrm{xpysq} = \mathrm{xpy}^{2} (line 24)
-    d_xpy = np.multiply(-2, d_den * xpy, out=_spare(xpy, reuse))
+    d_xpy = np.multiply(d_den, xpy, out=_spare(xpy, reuse))
+    d_xpy = np.multiply(-2, d_xpy, out=_spare(d_xpy, reuse))
     # from \mathrm{num} = x + s_y (line 22)
     d_x = d_xpy + d_num
     # from s_y = \frac{1}{1 + e^{-y}} (line 16)
-    d_y = np.add(d_xpy, d_num * (s_y * (1 - s_y)), out=_spare(d_xpy, reuse))
+    d_y = 1 - s_y
+    d_y = np.multiply(s_y, d_y, out=_spare(s_y, reuse))
+    d_y = np.multiply(d_num, d_y, out=_spare(d_num, reuse))
+    d_y = np.add(d_xpy, d_y, out=_spare(d_xpy, reuse))
     grad_y = _sum_to(d_y, y, out_shape)
     # from s_x = \sigma(x) (line 15)
     d_x = np.subtract(d_x, d_den * (s_x * (1 - s_x)), out=_spare(d_x, reuse))

@@ -70,6 +70,8 @@ def _sum_to(
 def _times(total: ArrayLike, scale: float) -> np.ndarray:
     """`scale * total` (a sum) as an array of `total`'s float type: float32 stays
     float32."""
+    if type(total) is np.float64:  # the usual
+        return np.asarray(total * scale if scale != 1.0 else total)
     if scale != 1.0:
         dtype = total.dtype  # a Python float would make a float32 sum float64
         small = dtype.kind == "f" and dtype.itemsize < 8
@@ -107,14 +109,11 @@ def _sum_product(
     ):
         if a.ndim != 1:
             a, b = a.ravel(), b.ravel()
-        if a.size <= 10000:
+        if a.size <= 10000:  # BLAS runs n <= 10,000 on one thread
             return _times(np.dot(a, b), scale)
-        # in pieces of 10,000, which BLAS runs on one thread: neither the speed nor
-        # the rounding depends on how many threads BLAS may start
-        total = np.dot(a[:10000], b[:10000])
-        for start in range(10000, a.size, 10000):
-            total = total + np.dot(a[start : start + 10000], b[start : start + 10000])
-        return _times(total, scale)
+        # einsum's own loop (no BLAS): neither the speed nor the rounding depends
+        # on how many threads BLAS may start
+        return _times(np.einsum("i,i->", a, b), scale)
     if shape == out_shape:
         if type(b) is float or type(b) is int:
             product = np.multiply(a, b * scale, out=out)
@@ -136,12 +135,14 @@ def _reusable(*inputs: ArrayLike) -> bool:
     type, and one that is no longer needed can take a new result in place."""
     shape = dtype = None
     for value in inputs:
-        if type(value) is np.ndarray:
-            if dtype is None:
-                shape, dtype = value.shape, value.dtype
-            elif value.shape != shape or value.dtype != dtype:
-                return False
-        elif type(value) is not float and type(value) is not int:
+        kind = type(value)
+        if kind is float or kind is int:
+            continue
+        if kind is not np.ndarray:
+            return False
+        if dtype is None:
+            shape, dtype = value.shape, value.dtype
+        elif value.shape != shape or value.dtype != dtype:
             return False
     return dtype is None or dtype.kind == "f"
 
@@ -187,14 +188,27 @@ def forward(
     reuse = _reusable(
         w_11, x_1, w_12, x_2, b_1, w_21, w_22, b_2, v_1, v_2, c, y
     )  # may results go into spare arrays?
-    a_1 = w_11 * x_1 + w_12 * x_2 + b_1  # a_1 = w_{11} x_1 + w_{12} x_2 + b_1 (line 13)
-    a_2 = w_21 * x_1 + w_22 * x_2 + b_2  # a_2 = w_{21} x_1 + w_{22} x_2 + b_2 (line 14)
+    a_1 = w_11 * x_1  # a_1 = w_{11} x_1 + w_{12} x_2 + b_1 (line 13)
+    # a_1 = w_{11} x_1 + w_{12} x_2 + b_1 (line 13)
+    a_1 = np.add(a_1, w_12 * x_2, out=_spare(a_1, reuse))
+    # a_1 = w_{11} x_1 + w_{12} x_2 + b_1 (line 13)
+    a_1 = np.add(a_1, b_1, out=_spare(a_1, reuse))
+    a_2 = w_21 * x_1  # a_2 = w_{21} x_1 + w_{22} x_2 + b_2 (line 14)
+    # a_2 = w_{21} x_1 + w_{22} x_2 + b_2 (line 14)
+    a_2 = np.add(a_2, w_22 * x_2, out=_spare(a_2, reuse))
+    # a_2 = w_{21} x_1 + w_{22} x_2 + b_2 (line 14)
+    a_2 = np.add(a_2, b_2, out=_spare(a_2, reuse))
     h_1 = np.tanh(a_1, out=_spare(a_1, reuse))  # h_1 = \tanh(a_1) (line 19)
     h_2 = np.tanh(a_2, out=_spare(a_2, reuse))  # h_2 = \tanh(a_2) (line 19)
     # \hat{y} = v_1 h_1 + v_2 h_2 + c (line 23)
-    y_hat = np.add(v_1 * h_1 + v_2 * h_2, c, out=_spare(h_1, reuse))
+    y_hat = np.multiply(v_1, h_1, out=_spare(h_1, reuse))
+    # \hat{y} = v_1 h_1 + v_2 h_2 + c (line 23)
+    y_hat = np.add(y_hat, v_2 * h_2, out=_spare(y_hat, reuse))
+    # \hat{y} = v_1 h_1 + v_2 h_2 + c (line 23)
+    y_hat = np.add(y_hat, c, out=_spare(y_hat, reuse))
+    E = (y_hat - y) ** 2  # E = \frac{1}{2}\left(\hat{y} - y\right)^{2} (line 25)
     # E = \frac{1}{2}\left(\hat{y} - y\right)^{2} (line 25)
-    E = np.multiply(1 / 2, (y_hat - y) ** 2, out=_spare(y_hat, reuse))
+    E = np.multiply(1 / 2, E, out=_spare(E, reuse))
     return E
 
 
@@ -234,15 +248,28 @@ def value_and_grad(
     reuse = _reusable(
         w_11, x_1, w_12, x_2, b_1, w_21, w_22, b_2, v_1, v_2, c, y
     )  # may results go into spare arrays?
-    a_1 = w_11 * x_1 + w_12 * x_2 + b_1  # a_1 = w_{11} x_1 + w_{12} x_2 + b_1 (line 13)
-    a_2 = w_21 * x_1 + w_22 * x_2 + b_2  # a_2 = w_{21} x_1 + w_{22} x_2 + b_2 (line 14)
+    a_1 = w_11 * x_1  # a_1 = w_{11} x_1 + w_{12} x_2 + b_1 (line 13)
+    # a_1 = w_{11} x_1 + w_{12} x_2 + b_1 (line 13)
+    a_1 = np.add(a_1, w_12 * x_2, out=_spare(a_1, reuse))
+    # a_1 = w_{11} x_1 + w_{12} x_2 + b_1 (line 13)
+    a_1 = np.add(a_1, b_1, out=_spare(a_1, reuse))
+    a_2 = w_21 * x_1  # a_2 = w_{21} x_1 + w_{22} x_2 + b_2 (line 14)
+    # a_2 = w_{21} x_1 + w_{22} x_2 + b_2 (line 14)
+    a_2 = np.add(a_2, w_22 * x_2, out=_spare(a_2, reuse))
+    # a_2 = w_{21} x_1 + w_{22} x_2 + b_2 (line 14)
+    a_2 = np.add(a_2, b_2, out=_spare(a_2, reuse))
     h_1 = np.tanh(a_1, out=_spare(a_1, reuse))  # h_1 = \tanh(a_1) (line 19)
     h_2 = np.tanh(a_2, out=_spare(a_2, reuse))  # h_2 = \tanh(a_2) (line 19)
-    y_hat = v_1 * h_1 + v_2 * h_2 + c  # \hat{y} = v_1 h_1 + v_2 h_2 + c (line 23)
+    y_hat = v_1 * h_1  # \hat{y} = v_1 h_1 + v_2 h_2 + c (line 23)
+    # \hat{y} = v_1 h_1 + v_2 h_2 + c (line 23)
+    y_hat = np.add(y_hat, v_2 * h_2, out=_spare(y_hat, reuse))
+    # \hat{y} = v_1 h_1 + v_2 h_2 + c (line 23)
+    y_hat = np.add(y_hat, c, out=_spare(y_hat, reuse))
     # E = \frac{1}{2}\left(\hat{y} - y\right)^{2} (line 25)
     y_hat_minus_y = np.subtract(y_hat, y, out=_spare(y_hat, reuse))
+    E = y_hat_minus_y**2  # E = \frac{1}{2}\left(\hat{y} - y\right)^{2} (line 25)
     # E = \frac{1}{2}\left(\hat{y} - y\right)^{2} (line 25)
-    E = 1 / 2 * y_hat_minus_y**2
+    E = np.multiply(1 / 2, E, out=_spare(E, reuse))
     out_shape = np.shape(E)
     # Backward sweep: d_x is the derivative of sum(E) with respect to x.
     # from E = \frac{1}{2}\left(\hat{y} - y\right)^{2} (line 25)
@@ -254,10 +281,14 @@ def value_and_grad(
     grad_c = _sum_to(y_hat_minus_y, c, out_shape)
     grad_y = _sum_to(y_hat_minus_y, y, out_shape, -1.0)
     # from h_2 = \tanh(a_2) (line 19)
-    d_a_2 = np.multiply(d_h_2, 1 - h_2**2, out=_spare(d_h_2, reuse))
+    d_a_2 = h_2**2
+    d_a_2 = np.subtract(1, d_a_2, out=_spare(d_a_2, reuse))
+    d_a_2 = np.multiply(d_h_2, d_a_2, out=_spare(d_h_2, reuse))
     grad_v_2 = _sum_product(y_hat_minus_y, h_2, v_2, out_shape, out=_spare(h_2, reuse))
     # from h_1 = \tanh(a_1) (line 19)
-    d_a_1 = np.multiply(d_h_1, 1 - h_1**2, out=_spare(d_h_1, reuse))
+    d_a_1 = h_1**2
+    d_a_1 = np.subtract(1, d_a_1, out=_spare(d_a_1, reuse))
+    d_a_1 = np.multiply(d_h_1, d_a_1, out=_spare(d_h_1, reuse))
     grad_v_1 = _sum_product(y_hat_minus_y, h_1, v_1, out_shape, out=_spare(h_1, reuse))
     # from a_2 = w_{21} x_1 + w_{22} x_2 + b_2 (line 14)
     d_x_1 = d_a_2 * w_21

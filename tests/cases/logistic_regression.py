@@ -79,6 +79,8 @@ def _sum_to(
 def _times(total: ArrayLike, scale: float) -> np.ndarray:
     """`scale * total` (a sum) as an array of `total`'s float type: float32 stays
     float32."""
+    if type(total) is np.float64:  # the usual
+        return np.asarray(total * scale if scale != 1.0 else total)
     if scale != 1.0:
         dtype = total.dtype  # a Python float would make a float32 sum float64
         small = dtype.kind == "f" and dtype.itemsize < 8
@@ -116,14 +118,11 @@ def _sum_product(
     ):
         if a.ndim != 1:
             a, b = a.ravel(), b.ravel()
-        if a.size <= 10000:
+        if a.size <= 10000:  # BLAS runs n <= 10,000 on one thread
             return _times(np.dot(a, b), scale)
-        # in pieces of 10,000, which BLAS runs on one thread: neither the speed nor
-        # the rounding depends on how many threads BLAS may start
-        total = np.dot(a[:10000], b[:10000])
-        for start in range(10000, a.size, 10000):
-            total = total + np.dot(a[start : start + 10000], b[start : start + 10000])
-        return _times(total, scale)
+        # einsum's own loop (no BLAS): neither the speed nor the rounding depends
+        # on how many threads BLAS may start
+        return _times(np.einsum("i,i->", a, b), scale)
     if shape == out_shape:
         if type(b) is float or type(b) is int:
             product = np.multiply(a, b * scale, out=out)
@@ -145,12 +144,14 @@ def _reusable(*inputs: ArrayLike) -> bool:
     type, and one that is no longer needed can take a new result in place."""
     shape = dtype = None
     for value in inputs:
-        if type(value) is np.ndarray:
-            if dtype is None:
-                shape, dtype = value.shape, value.dtype
-            elif value.shape != shape or value.dtype != dtype:
-                return False
-        elif type(value) is not float and type(value) is not int:
+        kind = type(value)
+        if kind is float or kind is int:
+            continue
+        if kind is not np.ndarray:
+            return False
+        if dtype is None:
+            shape, dtype = value.shape, value.dtype
+        elif value.shape != shape or value.dtype != dtype:
             return False
     return dtype is None or dtype.kind == "f"
 
@@ -179,10 +180,16 @@ def forward(
 ) -> ArrayLike:
     """Return L."""
     reuse = _reusable(w_1, x_1, w_2, x_2, b, y)  # may results go into spare arrays?
-    z = w_1 * x_1 + w_2 * x_2 + b  # z = w_1 x_1 + w_2 x_2 + b (line 17)
+    z = w_1 * x_1  # z = w_1 x_1 + w_2 x_2 + b (line 17)
+    # z = w_1 x_1 + w_2 x_2 + b (line 17)
+    z = np.add(z, w_2 * x_2, out=_spare(z, reuse))
+    z = np.add(z, b, out=_spare(z, reuse))  # z = w_1 x_1 + w_2 x_2 + b (line 17)
     # not needed here: p = \sigma(z) (line 21)
+    L = _softplus(-z)  # L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
     # L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
-    L = np.add(y * _softplus(-z), (1 - y) * _softplus(z), out=_spare(z, reuse))
+    L = np.multiply(y, L, out=_spare(L, reuse))
+    # L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
+    L = np.add(L, (1 - y) * _softplus(z), out=_spare(L, reuse))
     return L
 
 
@@ -208,17 +215,24 @@ def value_and_grad(
 ) -> tuple[ArrayLike, Gradients]:
     """Return L and its gradients, with one forward sweep."""
     reuse = _reusable(w_1, x_1, w_2, x_2, b, y)  # may results go into spare arrays?
-    z = w_1 * x_1 + w_2 * x_2 + b  # z = w_1 x_1 + w_2 x_2 + b (line 17)
+    z = w_1 * x_1  # z = w_1 x_1 + w_2 x_2 + b (line 17)
+    # z = w_1 x_1 + w_2 x_2 + b (line 17)
+    z = np.add(z, w_2 * x_2, out=_spare(z, reuse))
+    z = np.add(z, b, out=_spare(z, reuse))  # z = w_1 x_1 + w_2 x_2 + b (line 17)
     p = _sigmoid(z)  # p = \sigma(z) (line 21)
     t = -z  # L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
     t_1 = 1 - y  # L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
+    L = _softplus(t)  # L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
     # L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
-    L = np.add(y * _softplus(t), t_1 * _softplus(z), out=_spare(z, reuse))
+    L = np.multiply(y, L, out=_spare(L, reuse))
+    # L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
+    L = np.add(L, t_1 * _softplus(z), out=_spare(L, reuse))
     out_shape = np.shape(L)
     # Backward sweep: d_x is the derivative of sum(L) with respect to x; where
     # a line says "times -1", the derivative is -1 * d_x: the gradients apply the -1.
     # from L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
-    d_z = np.multiply(y, _sigmoid(t), out=_spare(t, reuse))  # times -1
+    d_z = _sigmoid(t)  # times -1
+    d_z = np.multiply(y, d_z, out=_spare(d_z, reuse))  # times -1
     d_z = np.subtract(d_z, t_1 * p, out=_spare(d_z, reuse))  # times -1
     grad_w_1 = _sum_product(d_z, x_1, w_1, out_shape, -1.0, out=_spare(t_1, reuse))
     grad_w_2 = _sum_product(d_z, x_2, w_2, out_shape, -1.0, out=_spare(p, reuse))
