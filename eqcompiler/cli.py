@@ -14,7 +14,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from . import __version__
 from .errors import EqError, EqErrors, Span, UsageError, render
@@ -28,6 +28,23 @@ EXIT_OK, EXIT_SOURCE, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 class Usage(Exception):
     """Bad usage: reported without a location, exit 2."""
+
+
+def run() -> NoReturn:
+    """The `eqcompiler` command (and `python -m eqcompiler`): `main`, then exit.
+
+    The exit skips the interpreter's teardown, which frees every object the
+    imports and the compilation made one by one (50 ms of a 0.45 s compile of a
+    small document): everything is written and closed by then, and the standard
+    streams are flushed here.
+    """
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be said
+            pass
+    os._exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -65,13 +65,33 @@ def generate(program: Program, backend: Backend, source: SourceInfo) -> str:
     alias = namer.fresh(backend.alias)
     backend = _with_alias(backend, alias)
     backward = reverse(program, namer)
-    text = _render(program, backward, backend, source, namer)
-    return protect(format_python(text))
+    text, helpers = _render(program, backward, backend, source, namer)
+    return protect(_with_helpers(format_python(text), helpers))
 
 
 def format_python(text: str) -> str:
     """`text` formatted by black with eqcompiler's fixed settings."""
     return black.format_str(text, mode=_MODE)
+
+
+def _placeholder(index: int) -> str:
+    """What black formats in place of a helper function (`_with_helpers`)."""
+    return f"def _eqcompiler_helper_{index}():\n    pass\n"
+
+
+def _with_helpers(formatted: str, helpers: Sequence[str]) -> str:
+    """The formatted module with helper `i` in place of `_placeholder(i)`.
+
+    The helpers (templates/helpers_*.py) are black-formatted already, with the
+    settings above (tests/test_codegen.py checks it), and black puts two blank lines
+    around any top-level function, so formatting them again would change nothing:
+    it would only take black half its time on a small module.
+    """
+    for index, helper in enumerate(helpers):
+        placeholder = _placeholder(index)
+        assert formatted.count(placeholder) == 1, placeholder
+        formatted = formatted.replace(placeholder, helper + "\n")
+    return formatted
 
 
 def protect(text: str) -> str:
@@ -110,7 +130,8 @@ def _render(
     backend: Backend,
     source: SourceInfo,
     namer: Namer,
-) -> str:
+) -> tuple[str, list[str]]:
+    """The module, unformatted, with placeholders for the helpers returned."""
     numpy = backend.name == "numpy"
     shared = share(program.assigns, backward.steps, backward.gradients, namer)
     swept_program = replace(program, assigns=shared.assigns)
@@ -175,8 +196,12 @@ def _render(
     if any(f"{reuse} = _reusable(" in line for line in forward + forward_and_sweep):
         helpers += [_helper_source("numpy", h) for h in ("_reusable", "_spare")]
     usual = "np" if numpy else "math"  # how templates/helpers_*.py name the module
-    helpers = [re.sub(rf"\b{usual}\.", f"{backend.alias}.", h) for h in helpers]
-    body = [*forward_and_sweep, *gradients, *helpers]
+    preformatted: list[str] = []  # formatted apart from the rest (_with_helpers)
+    if backend.alias == usual:
+        preformatted, helpers = helpers, [_placeholder(i) for i in range(len(helpers))]
+    else:  # renamed: lines change length, so black formats them with the rest
+        helpers = [re.sub(rf"\b{usual}\.", f"{backend.alias}.", h) for h in helpers]
+    body = [*forward_and_sweep, *gradients, *helpers, *preformatted]
     imports_module = numpy or any(f"{backend.alias}." in line for line in body)
     width = max(len(a.latex) for a in program.assigns)
     docstring = [
@@ -186,7 +211,7 @@ def _render(
         f"{s.name}: {'ArrayLike' if numpy else 'float'}" for s in program.inputs
     )
     template = _environment().get_template("module.py.j2")
-    return template.render(
+    text = template.render(
         version=__version__,
         source=source.path,
         digest=source.digest,
@@ -207,6 +232,7 @@ def _render(
         imports_module=imports_module,
         gradients=", ".join(gradients),
     )
+    return text, preformatted
 
 
 @dataclass(frozen=True, slots=True)
@@ -545,10 +571,11 @@ def _environment() -> jinja2.Environment:
 def _helper_sources(backend: str) -> dict[str, str]:
     path = data_dir("templates") / f"helpers_{backend}.py"
     text = path.read_text(encoding="utf-8")
-    tree = ast.parse(text)
+    lines = text.splitlines(keepends=True)
+    # by line numbers: ast.get_source_segment splits the whole text on every call
     return {
-        node.name: ast.get_source_segment(text, node) or ""
-        for node in tree.body
+        node.name: "".join(lines[node.lineno - 1 : node.end_lineno]).rstrip("\n")
+        for node in ast.parse(text).body
         if isinstance(node, ast.FunctionDef)
     }
 

@@ -238,3 +238,48 @@ def test_the_cycle_collector_is_paused_while_compiling_and_only_then(monkeypatch
     assert gc.isenabled()
     compile_latex("$$y = x^{2}$$")
     assert seen == [False] and gc.isenabled()
+
+
+@pytest.mark.parametrize("backend", ["numpy", "math"])
+def test_helpers_are_as_black_formats_them(backend: str):
+    """codegen copies the helpers in after black has run (black formats only the
+    rest): that is right only while they are black-formatted with its settings."""
+    import black
+
+    from eqcompiler.codegen import _MODE, _helper_sources
+
+    for name, source in _helper_sources(backend).items():
+        assert black.format_str(source + "\n", mode=_MODE) == source + "\n", name
+
+
+@pytest.mark.parametrize("backend", ["numpy", "math"])
+@pytest.mark.parametrize(
+    "source", SAMPLES + sorted((ROOT / "tests" / "cases").glob("*.md")), ids=str
+)
+def test_a_module_is_what_black_makes_of_it(source: Path, backend: str):
+    import black
+
+    from eqcompiler.codegen import _MODE
+
+    try:
+        module = compile_latex(source.read_text(), backend, path=source.name)
+    except Exception:  # noqa: BLE001 - a case that is an error has no module
+        assert source.with_suffix(".err").exists()
+        return
+    plain = module.replace("# fmt: off\n", "", 1)
+    assert black.format_str(plain, mode=_MODE) == plain
+
+
+def test_helpers_calling_a_renamed_numpy_are_formatted_with_the_rest():
+    """A document naming a value `np` makes the module import numpy under another
+    name: the helpers' lines change, and black formats them."""
+    import black
+
+    from eqcompiler.codegen import _MODE
+
+    module = compile_latex(
+        "$$\\mathrm{np} = \\sigma(x)$$\n\n$$L = \\log(1 + \\mathrm{np}) x$$\n"
+    )
+    assert "import numpy as np_" in module and "def _sigmoid" in module
+    plain = module.replace("# fmt: off\n", "", 1)
+    assert black.format_str(plain, mode=_MODE) == plain
