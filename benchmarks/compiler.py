@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import re
 import resource
 import shutil
@@ -284,15 +285,21 @@ def child(args: list[str], timeout: float) -> dict[str, Any]:
 
 
 def process_seconds(
-    command: list[str], cwd: Path, timeout: float, repeat: int
+    command: list[str],
+    cwd: Path,
+    timeout: float,
+    repeat: int,
+    env: dict[str, str] | None = None,
 ) -> list[float] | str:
-    """Wall-clock seconds of `repeat` runs of `command`, start to exit; or an error."""
+    """Wall-clock seconds of `repeat` runs of `command`, start to exit; or an error.
+    `env` is added to this process's environment."""
     seconds = []
+    environment = {**os.environ, **(env or {})}
     for _ in range(repeat):
         start = time.perf_counter()
         try:
             done = subprocess.run(
-                command, cwd=cwd, capture_output=True, timeout=timeout
+                command, cwd=cwd, capture_output=True, timeout=timeout, env=environment
             )
         except subprocess.TimeoutExpired:
             return f"timed out after {timeout:.0f} s"
@@ -317,18 +324,38 @@ def compile_command(doc: Path, out: Path) -> list[str]:
 
 
 def small_document(repeat: int, timeout: float) -> dict[str, Any]:
-    """`eqcompiler compile samples/backprop.md -o OUT`, start to exit."""
+    """`eqcompiler compile samples/backprop.md -o OUT`, start to exit: with the
+    package byte-compiled, as `pip install .` installs it (the figure the target is
+    about), and without bytecode, as an editable install runs it where
+    PYTHONDONTWRITEBYTECODE is set (Python then compiles every module at each run)."""
     script = shutil.which("eqcompiler")
     head = [script] if script else [sys.executable, "-m", "eqcompiler"]
     out = Path("/tmp") / "eqcompiler-bench-small.py"
     command = [*head, "compile", "samples/backprop.md", "-o", str(out)]
-    seconds = process_seconds(command, ROOT, timeout, repeat)
     shown = " ".join(
         ["eqcompiler" if script else "python -m eqcompiler", *command[len(head) :]]
     )
-    if isinstance(seconds, str):
-        return {"command": shown, "error": seconds}
-    return {"command": shown, "median": statistics.median(seconds), "runs": seconds}
+    package = ROOT / "eqcompiler"
+    for cache in package.rglob("__pycache__"):
+        shutil.rmtree(cache)
+    env = {"PYTHONDONTWRITEBYTECODE": "1"}
+    plain = process_seconds(command, ROOT, timeout, repeat, env)
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(package)],
+        check=True,
+        capture_output=True,
+    )
+    compiled = process_seconds(command, ROOT, timeout, repeat, env)
+    for seconds in (compiled, plain):
+        if isinstance(seconds, str):
+            return {"command": shown, "error": seconds}
+    return {
+        "command": shown,
+        "median": statistics.median(compiled),
+        "runs": compiled,
+        "uncompiled_median": statistics.median(plain),
+        "uncompiled_runs": plain,
+    }
 
 
 def run(

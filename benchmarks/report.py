@@ -439,9 +439,17 @@ def _compiler_section(compiler: dict[str, Any]) -> list[str]:
             runs = ", ".join(f"{s:.2f}" for s in small["runs"])
             lines += [
                 f"Small document as a process: `{small['command']}`, median "
-                f"{small['median']:.2f} s of {len(small['runs'])} runs ({runs} s).",
-                "",
+                f"{small['median']:.2f} s of {len(small['runs'])} runs ({runs} s), "
+                "the package byte-compiled as `pip install .` installs it.",
             ]
+            if "uncompiled_median" in small:
+                plain = ", ".join(f"{s:.2f}" for s in small["uncompiled_runs"])
+                lines.append(
+                    f"Without bytecode (an editable install with "
+                    f"PYTHONDONTWRITEBYTECODE=1: Python compiles each module at "
+                    f"every run): median {small['uncompiled_median']:.2f} s ({plain} s)."
+                )
+            lines.append("")
     return lines
 
 

@@ -221,7 +221,7 @@ def _compiler_suite(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         log=_say,
     )
     _say("compiler: small document as a process")
-    results["small"] = compiler.small_document(3 if args.quick else 5, timeout=120.0)
+    results["small"] = compiler.small_document(3 if args.quick else 9, timeout=120.0)
     return results
 
 

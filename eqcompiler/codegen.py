@@ -16,7 +16,7 @@ from __future__ import annotations
 import ast
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import black
@@ -326,13 +326,9 @@ def _print_body(
     longer needed where memory.plan finds them (numpy)."""
     if backend.name == "numpy":  # one array per statement (memory.unnest)
         lines = [
-            replace(line, statement=statement)
+            chained
             for line in lines
-            for statement in (
-                unnest(line.statement, backend.ufunc_operands)
-                if line.statement is not None and line.field is None
-                else [line.statement]
-            )
+            for chained in _unnested(line, backend.ufunc_operands)
         ]
     statements = [line.statement for line in lines if line.statement is not None]
     into: Sequence[str | None] = [None] * len(statements)
@@ -370,6 +366,25 @@ def _print_body(
         else:  # black would wrap the statement around a trailing comment
             printed += [line.comment, statement]
     return printed
+
+
+def _unnested(
+    line: _Line, operands: Callable[[Expr], Sequence[Expr] | None]
+) -> list[_Line]:
+    """The line as one statement per numpy operation (memory.unnest). An equation's
+    comment heads its statements; a backward step's ("times 2") goes on the last,
+    which holds the step's value."""
+    if line.statement is None or line.field is not None:
+        return [line]
+    chain = unnest(line.statement, operands)
+    if len(chain) == 1:
+        return [line]
+    lines = [_Line(statement) for statement in chain]
+    if line.comment.startswith("# times "):
+        lines[-1] = replace(lines[-1], comment=line.comment)
+    elif line.comment:
+        lines.insert(0, _Line(None, line.comment))
+    return lines
 
 
 def _fuse_reductions(

@@ -188,26 +188,22 @@ def forward(
     reuse = _reusable(
         w_11, x_1, w_12, x_2, b_1, w_21, w_22, b_2, v_1, v_2, c, y
     )  # may results go into spare arrays?
-    a_1 = w_11 * x_1  # a_1 = w_{11} x_1 + w_{12} x_2 + b_1 (line 13)
     # a_1 = w_{11} x_1 + w_{12} x_2 + b_1 (line 13)
+    a_1 = w_11 * x_1
     a_1 = np.add(a_1, w_12 * x_2, out=_spare(a_1, reuse))
-    # a_1 = w_{11} x_1 + w_{12} x_2 + b_1 (line 13)
     a_1 = np.add(a_1, b_1, out=_spare(a_1, reuse))
-    a_2 = w_21 * x_1  # a_2 = w_{21} x_1 + w_{22} x_2 + b_2 (line 14)
     # a_2 = w_{21} x_1 + w_{22} x_2 + b_2 (line 14)
+    a_2 = w_21 * x_1
     a_2 = np.add(a_2, w_22 * x_2, out=_spare(a_2, reuse))
-    # a_2 = w_{21} x_1 + w_{22} x_2 + b_2 (line 14)
     a_2 = np.add(a_2, b_2, out=_spare(a_2, reuse))
     h_1 = np.tanh(a_1, out=_spare(a_1, reuse))  # h_1 = \tanh(a_1) (line 19)
     h_2 = np.tanh(a_2, out=_spare(a_2, reuse))  # h_2 = \tanh(a_2) (line 19)
     # \hat{y} = v_1 h_1 + v_2 h_2 + c (line 23)
     y_hat = np.multiply(v_1, h_1, out=_spare(h_1, reuse))
-    # \hat{y} = v_1 h_1 + v_2 h_2 + c (line 23)
     y_hat = np.add(y_hat, v_2 * h_2, out=_spare(y_hat, reuse))
-    # \hat{y} = v_1 h_1 + v_2 h_2 + c (line 23)
     y_hat = np.add(y_hat, c, out=_spare(y_hat, reuse))
-    E = (y_hat - y) ** 2  # E = \frac{1}{2}\left(\hat{y} - y\right)^{2} (line 25)
     # E = \frac{1}{2}\left(\hat{y} - y\right)^{2} (line 25)
+    E = (y_hat - y) ** 2
     E = np.multiply(1 / 2, E, out=_spare(E, reuse))
     return E
 
@@ -248,27 +244,24 @@ def value_and_grad(
     reuse = _reusable(
         w_11, x_1, w_12, x_2, b_1, w_21, w_22, b_2, v_1, v_2, c, y
     )  # may results go into spare arrays?
-    a_1 = w_11 * x_1  # a_1 = w_{11} x_1 + w_{12} x_2 + b_1 (line 13)
     # a_1 = w_{11} x_1 + w_{12} x_2 + b_1 (line 13)
+    a_1 = w_11 * x_1
     a_1 = np.add(a_1, w_12 * x_2, out=_spare(a_1, reuse))
-    # a_1 = w_{11} x_1 + w_{12} x_2 + b_1 (line 13)
     a_1 = np.add(a_1, b_1, out=_spare(a_1, reuse))
-    a_2 = w_21 * x_1  # a_2 = w_{21} x_1 + w_{22} x_2 + b_2 (line 14)
     # a_2 = w_{21} x_1 + w_{22} x_2 + b_2 (line 14)
+    a_2 = w_21 * x_1
     a_2 = np.add(a_2, w_22 * x_2, out=_spare(a_2, reuse))
-    # a_2 = w_{21} x_1 + w_{22} x_2 + b_2 (line 14)
     a_2 = np.add(a_2, b_2, out=_spare(a_2, reuse))
     h_1 = np.tanh(a_1, out=_spare(a_1, reuse))  # h_1 = \tanh(a_1) (line 19)
     h_2 = np.tanh(a_2, out=_spare(a_2, reuse))  # h_2 = \tanh(a_2) (line 19)
-    y_hat = v_1 * h_1  # \hat{y} = v_1 h_1 + v_2 h_2 + c (line 23)
     # \hat{y} = v_1 h_1 + v_2 h_2 + c (line 23)
+    y_hat = v_1 * h_1
     y_hat = np.add(y_hat, v_2 * h_2, out=_spare(y_hat, reuse))
-    # \hat{y} = v_1 h_1 + v_2 h_2 + c (line 23)
     y_hat = np.add(y_hat, c, out=_spare(y_hat, reuse))
     # E = \frac{1}{2}\left(\hat{y} - y\right)^{2} (line 25)
     y_hat_minus_y = np.subtract(y_hat, y, out=_spare(y_hat, reuse))
-    E = y_hat_minus_y**2  # E = \frac{1}{2}\left(\hat{y} - y\right)^{2} (line 25)
     # E = \frac{1}{2}\left(\hat{y} - y\right)^{2} (line 25)
+    E = y_hat_minus_y**2
     E = np.multiply(1 / 2, E, out=_spare(E, reuse))
     out_shape = np.shape(E)
     # Backward sweep: d_x is the derivative of sum(E) with respect to x.

@@ -203,9 +203,11 @@ def test_each_statement_points_to_its_equation(path: Path):
             "value_and_grad",
         ):
             continue
+        chain = None  # the target of the equation the statement before cited
         for statement in function.body[1:-1]:  # after the docstring, before return
             first = lines[statement.lineno - 1]
             before = [c.strip() for c in lines[function.lineno : statement.lineno - 1]]
+            target = _target(statement)
             if "= _reusable(" in first:  # whether results may go into spare arrays
                 continue
             if re.match(r"\s*out_shape = ", first):  # the gradients' starting point
@@ -214,11 +216,21 @@ def test_each_statement_points_to_its_equation(path: Path):
                 assert any(c.startswith("# Backward sweep") for c in before), first
                 continue
             if not any(c.startswith("# Backward sweep") for c in before):
-                # a forward statement: its equation on its line or just above it
-                assert _LINE.search(first) or _LINE.search(before[-1]), first
+                # a forward statement: its equation on its line or just above it,
+                # or it continues the statements on its target that follow one
+                # (`z = w_1 * x_1`, then `z = np.add(z, w_2 * x_2, out=...)`)
+                cited = _LINE.search(first) or _LINE.search(before[-1])
+                assert cited or (target is not None and target == chain), first
+                chain = target
             else:  # a backward step: under a "# from <equation> (line N)" comment
                 origins = [c for c in before if c.startswith("# from ")]
                 assert origins and _LINE.search(origins[-1]), first
+
+
+def _target(statement: ast.stmt) -> str | None:
+    if isinstance(statement, ast.Assign) and isinstance(statement.targets[0], ast.Name):
+        return statement.targets[0].id
+    return None
 
 
 def test_the_cycle_collector_is_paused_while_compiling_and_only_then(monkeypatch):
