@@ -65,8 +65,8 @@ def generate(program: Program, backend: Backend, source: SourceInfo) -> str:
     alias = namer.fresh(backend.alias)
     backend = _with_alias(backend, alias)
     backward = reverse(program, namer)
-    text, helpers = _render(program, backward, backend, source, namer)
-    return protect(_with_helpers(format_python(text), helpers))
+    text, helpers, bodies = _render(program, backward, backend, source, namer)
+    return protect(_spliced(format_python(text), helpers, bodies))
 
 
 def format_python(text: str) -> str:
@@ -74,24 +74,55 @@ def format_python(text: str) -> str:
     return black.format_str(text, mode=_MODE)
 
 
+_BODY_LINES = 500  # a function body goes to black this many lines at a time
+
+
 def _placeholder(index: int) -> str:
-    """What black formats in place of a helper function (`_with_helpers`)."""
+    """What black formats in place of a helper function (`_spliced`)."""
     return f"def _eqcompiler_helper_{index}():\n    pass\n"
 
 
-def _with_helpers(formatted: str, helpers: Sequence[str]) -> str:
-    """The formatted module with helper `i` in place of `_placeholder(i)`.
+def _body_placeholder(index: int) -> str:
+    """What black formats in place of a function body (`_spliced`)."""
+    return f"pass  # eqcompiler: body {index}"
 
-    The helpers (templates/helpers_*.py) are black-formatted already, with the
-    settings above (tests/test_codegen.py checks it), and black puts two blank lines
-    around any top-level function, so formatting them again would change nothing:
-    it would only take black half its time on a small module.
+
+def _spliced(
+    formatted: str, helpers: Sequence[str], bodies: Sequence[list[str]]
+) -> str:
+    """The formatted module with helper `i` in place of `_placeholder(i)`, and body
+    `i`, formatted, in place of `_body_placeholder(i)`.
+
+    black formats the rest of the module alone. The helpers (templates/helpers_*.py)
+    are black-formatted already, with the settings above (tests/test_determinism.py
+    checks it), and black puts two blank lines around any top-level function:
+    formatting them again would change nothing and take half of black's time on a
+    small module. A body's lines are each a whole statement or comment, which black
+    formats alone (it looks at a line's own length, at its indentation); formatted
+    in pieces, black's time grows with the module as the module does (one tree of
+    10,000 equations costs it more per line than ten of 1,000).
     """
     for index, helper in enumerate(helpers):
         placeholder = _placeholder(index)
         assert formatted.count(placeholder) == 1, placeholder
         formatted = formatted.replace(placeholder, helper + "\n")
+    for index, lines in enumerate(bodies):
+        placeholder = f"    {_body_placeholder(index)}\n"
+        assert formatted.count(placeholder) == 1, placeholder
+        formatted = formatted.replace(placeholder, _formatted_body(lines))
     return formatted
+
+
+def _formatted_body(lines: Sequence[str]) -> str:
+    """`lines`, a function body (one statement or comment each), formatted."""
+    head, tail = "def _body():\n", "    pass\n"  # a body of comments needs a statement
+    parts = []
+    for start in range(0, len(lines), _BODY_LINES):
+        chunk = "".join(f"    {line}\n" for line in lines[start : start + _BODY_LINES])
+        text = format_python(head + chunk + tail)
+        assert text.startswith(head) and text.endswith(tail), text
+        parts.append(text[len(head) : -len(tail)])
+    return "".join(parts)
 
 
 def protect(text: str) -> str:
@@ -130,8 +161,9 @@ def _render(
     backend: Backend,
     source: SourceInfo,
     namer: Namer,
-) -> tuple[str, list[str]]:
-    """The module, unformatted, with placeholders for the helpers returned."""
+) -> tuple[str, list[str], list[list[str]]]:
+    """The module, unformatted, with placeholders for the helpers and the bodies of
+    forward and value_and_grad, which are returned (`_spliced`)."""
     numpy = backend.name == "numpy"
     shared = share(program.assigns, backward.steps, backward.gradients, namer)
     swept_program = replace(program, assigns=shared.assigns)
@@ -196,7 +228,7 @@ def _render(
     if any(f"{reuse} = _reusable(" in line for line in forward + forward_and_sweep):
         helpers += [_helper_source("numpy", h) for h in ("_reusable", "_spare")]
     usual = "np" if numpy else "math"  # how templates/helpers_*.py name the module
-    preformatted: list[str] = []  # formatted apart from the rest (_with_helpers)
+    preformatted: list[str] = []  # formatted apart from the rest (_spliced)
     if backend.alias == usual:
         preformatted, helpers = helpers, [_placeholder(i) for i in range(len(helpers))]
     else:  # renamed: lines change length, so black formats them with the rest
@@ -227,12 +259,12 @@ def _render(
         value_type="ArrayLike" if numpy else "float",
         params=params,
         arguments=", ".join(s.name for s in program.inputs),
-        forward=forward,
-        forward_and_sweep=forward_and_sweep,
+        forward=[_body_placeholder(0)],
+        forward_and_sweep=[_body_placeholder(1)],
         imports_module=imports_module,
         gradients=", ".join(gradients),
     )
-    return text, preformatted
+    return text, preformatted, [forward, forward_and_sweep]
 
 
 @dataclass(frozen=True, slots=True)

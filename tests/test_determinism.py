@@ -249,7 +249,8 @@ def test_the_cycle_collector_is_paused_while_compiling_and_only_then(monkeypatch
     )
     assert gc.isenabled()
     compile_latex("$$y = x^{2}$$")
-    assert seen == [False] and gc.isenabled()
+    # the module, then the bodies of forward and value_and_grad (codegen._spliced)
+    assert seen == [False, False, False] and gc.isenabled()
 
 
 @pytest.mark.parametrize("backend", ["numpy", "math"])
@@ -295,3 +296,23 @@ def test_helpers_calling_a_renamed_numpy_are_formatted_with_the_rest():
     assert "import numpy as np_" in module and "def _sigmoid" in module
     plain = module.replace("# fmt: off\n", "", 1)
     assert black.format_str(plain, mode=_MODE) == plain
+
+
+def test_bodies_formatted_in_pieces_are_what_black_makes_of_the_whole(monkeypatch):
+    """codegen formats function bodies a few hundred lines at a time: the pieces
+    joined must be what black makes of the whole module."""
+    import black
+
+    from eqcompiler import codegen
+
+    equations = [
+        f"$$v_{{{i}}} = \\tanh(a_{{{i}}} v_{{{i - 1}}} + b_{{{i}}})$$"
+        for i in range(1, 30)
+    ]
+    text = "\n\n".join([*equations, "$$L = (v_{29} - t)^{2}$$"]) + "\n"
+    whole = compile_latex(text)
+    monkeypatch.setattr(codegen, "_BODY_LINES", 7)
+    pieces = compile_latex(text)
+    assert pieces == whole
+    plain = whole.replace("# fmt: off\n", "", 1)
+    assert black.format_str(plain, mode=codegen._MODE) == plain
