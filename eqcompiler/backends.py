@@ -24,7 +24,6 @@ from .ir import (
     Pow,
     Sub,
     Sym,
-    children,
     walk,
 )
 
@@ -62,18 +61,14 @@ class Backend:
         return _Printer(self).into(expr, out)
 
     def ufunc_operands(self, expr: Expr) -> tuple[Expr, ...] | None:
-        """The operands `code_into` passes to the ufunc it writes `expr` as (the
-        base of `a / b`, not the `b^{-1}` the IR holds), or None when it writes none."""
-        if self.code_into(expr, "_") is None:
+        """The expressions `code_into` passes to the ufunc it writes `expr` as (the
+        base of `a / b`, not the `b^{-1}` the IR holds), or None when it writes none
+        (for an expression that reads no name, which `code_into` leaves alone, they
+        read none either)."""
+        found = _Printer(self).ufunc(expr) if self.name == "numpy" else None
+        if found is None:
             return None
-        match expr:
-            case Mul(left=left, right=Compare()) if not isinstance(left, Compare):
-                return (left,)  # the truth value is printed as a test, not computed
-            case Mul(left=left, right=Pow(base=base, exponent=Num(value=-1.0))):
-                return (left, base)
-            case Pow(base=base):
-                return (base,)
-        return children(expr)
+        return tuple(a for a in found[1] if not isinstance(a, str))
 
     def helpers_used(self, exprs: list[Expr]) -> list[str]:
         used = {
@@ -164,36 +159,33 @@ class _Printer:
             return text, _ATOM
         return self._print_node(expr)
 
-    def into(self, expr: Expr, out: str) -> str | None:
+    def ufunc(self, expr: Expr) -> tuple[str, tuple[Expr | str, ...]] | None:
+        """The numpy ufunc that `expr`'s outermost operation is, and its arguments:
+        expressions, or text printed its own way (a test, an exponent, a 1)."""
         m = self.backend.alias
-
-        def call(function: str, *args: Expr | str) -> str:
-            texts = [a if isinstance(a, str) else self.print(a) for a in args]
-            return f"{m}.{function}({', '.join(texts)}, out={out})"
-
         match expr:
             case Add(left=left, right=right):
-                return call("add", left, right)
+                return f"{m}.add", (left, right)
             case Sub(left=left, right=right):
-                return call("subtract", left, right)
+                return f"{m}.subtract", (left, right)
             case Mul(left=left, right=Compare() as test) if not isinstance(
                 left, Compare
             ) and _reads_symbol(left):
-                return call("multiply", left, self._test(test))
+                return f"{m}.multiply", (left, self._test(test))
             case Mul(left=left, right=Pow(base=base, exponent=Num(value=-1.0))):
-                return call("divide", left, base)
+                return f"{m}.divide", (left, base)
             case Mul(left=left, right=right):
-                return call("multiply", left, right)
+                return f"{m}.multiply", (left, right)
             case Div(left=left, right=right):
-                return call("divide", left, right)
+                return f"{m}.divide", (left, right)
             case Neg(operand=Neg()):
                 return None
             case Neg(operand=operand):
-                return call("negative", operand)
+                return f"{m}.negative", (operand,)
             case Pow(base=base, exponent=Num(value=-1.0)):
-                return call("divide", "1", base)
+                return f"{m}.divide", ("1", base)
             case Pow(base=base, exponent=Num() as exponent) if not _integer(exponent):
-                return call("power", base, self._exponent(exponent))
+                return f"{m}.power", (base, self._exponent(exponent))
             # a whole power stays `**`, as it is printed where no spare array exists:
             # on numpy scalars (the inputs are Python floats) `t**-2.0` and `t**2`
             # round differently from np.power(t, -2.0) and np.square(t) (1 in 20 and
@@ -202,9 +194,16 @@ class _Printer:
                 function in self.backend.functions
             ):
                 # every function of NUMPY.functions is a numpy ufunc
-                texts = ", ".join(self.print(a) for a in args)
-                return f"{self.backend.callee(function)}({texts}, out={out})"
+                return self.backend.callee(function), args
         return None
+
+    def into(self, expr: Expr, out: str) -> str | None:
+        found = self.ufunc(expr)
+        if found is None:
+            return None
+        function, args = found
+        texts = [a if isinstance(a, str) else self.print(a) for a in args]
+        return f"{function}({', '.join(texts)}, out={out})"
 
     def _print_node(self, expr: Expr) -> tuple[str, int]:
         match expr:

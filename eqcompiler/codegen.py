@@ -96,11 +96,11 @@ def _spliced(
     black formats the rest of the module alone. The helpers (templates/helpers_*.py)
     are black-formatted already, with the settings above (tests/test_determinism.py
     checks it), and black puts two blank lines around any top-level function:
-    formatting them again would change nothing and take half of black's time on a
-    small module. A body's lines are each a whole statement or comment, which black
-    formats alone (it looks at a line's own length, at its indentation); formatted
-    in pieces, black's time grows with the module as the module does (one tree of
-    10,000 equations costs it more per line than ten of 1,000).
+    formatting them again would change nothing (on samples/backprop.md black took
+    70 ms with them, 20 ms without). A body's lines are each a whole statement or
+    comment, which black formats alone (it looks at a line's own length, at its
+    indentation): in pieces, black takes less per line than on one large tree (the
+    wide K=1,000 benchmark document: 12.0 s whole, 7.6 s in pieces).
     """
     for index, helper in enumerate(helpers):
         placeholder = _placeholder(index)
@@ -364,7 +364,7 @@ def _print_body(
         ]
     statements = [line.statement for line in lines if line.statement is not None]
     into: Sequence[str | None] = [None] * len(statements)
-    if backend.name == "numpy":
+    if backend.name == "numpy":  # which spare array each result may go into
         into = plan(
             statements,
             [s.name for s in program.inputs],

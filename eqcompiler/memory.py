@@ -62,8 +62,9 @@ def unnest(
 
 
 def _replaced(expr: Expr, old: Expr, statement: Statement) -> Expr:
-    """`expr` with each occurrence of `old` read from the statement's target."""
-    if expr == old:
+    """`expr` with the node `old` (the same object) read from the statement's
+    target."""
+    if expr is old:
         return Sym(statement.target)
     return with_children(expr, [_replaced(c, old, statement) for c in children(expr)])
 

@@ -1,4 +1,5 @@
-"""memory.plan: results go only into arrays nothing reads again, never the caller's."""
+"""memory.plan: results go only into arrays nothing reads again, never the caller's;
+memory.unnest: one operation per statement."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import numpy as np
 import pytest
 from conftest import compile_latex, import_module_text
 
-from eqcompiler.ir import Add, Call, Expr, Mul, Sym
-from eqcompiler.memory import Statement, plan
+from eqcompiler.backends import NUMPY
+from eqcompiler.ir import Add, Call, Expr, Mul, Num, Pow, Sym
+from eqcompiler.memory import Statement, plan, unnest
 
 
 def _always(expr: Expr) -> bool:
@@ -112,3 +114,44 @@ def test_broadcast_shapes_do_not_reuse(tmp_path):
     assert value.shape == (4, 3)
     assert gradients.x.shape == (4, 1) and gradients.t.shape == (1, 3)
     assert gradients.w.shape == ()
+
+
+def test_unnest_makes_a_nested_expression_a_chain_on_its_target():
+    w_1, x_1, w_2, x_2, b = (Sym(n) for n in ("w_1", "x_1", "w_2", "x_2", "b"))
+    z = Sym("z")
+    nested = s("z", Add(Add(Mul(w_1, x_1), Mul(w_2, x_2)), b))
+    assert unnest(nested, NUMPY.ufunc_operands) == [
+        s("z", Mul(w_1, x_1)),
+        s("z", Add(z, Mul(w_2, x_2))),
+        s("z", Add(z, b)),
+    ]
+    # the operand of a division written `a / b` is b, not the b^{-1} the IR holds
+    d = Sym("d")
+    quotient = s("q", Mul(Sym("a"), Pow(Add(d, Num(1.0)), Num(-1.0))))
+    assert unnest(quotient, NUMPY.ufunc_operands) == [
+        s("q", Add(d, Num(1.0))),
+        s("q", Mul(Sym("a"), Pow(Sym("q"), Num(-1.0)))),
+    ]
+
+
+def test_unnest_leaves_alone_what_it_cannot_chain():
+    x, y = Sym("x"), Sym("y")
+    accumulating = s("x_acc", Add(Sym("x_acc"), Mul(x, y)))  # reads its target
+    whole_power = s("p", Pow(Add(x, y), Num(2.0)))  # `**`: no out=
+    constant = s("c", Add(Call("exp", (Num(2.0),)), Num(1.0)))  # reads no name
+    flat = s("f", Add(x, y))
+    for statement in (accumulating, whole_power, constant, flat):
+        assert unnest(statement, NUMPY.ufunc_operands) == [statement]
+
+
+def test_a_chain_gives_the_numbers_of_the_nested_expression(tmp_path):
+    """Each operation runs once on the same operands: the same bits."""
+    text = "$$z = w_1 x_1 + w_2 x_2 + b$$\n\n$$L = (1 - \\tanh(z)^{2}) z$$\n"
+    module = import_module_text(compile_latex(text), tmp_path)
+    rng = np.random.default_rng(3)
+    x_1, x_2 = rng.normal(size=50), rng.normal(size=50)
+    w_1, w_2, b = 0.3, -1.7, 0.25
+    z = w_1 * x_1 + w_2 * x_2 + b
+    assert np.array_equal(
+        module.forward(w_1, x_1, w_2, x_2, b), (1 - np.tanh(z) ** 2) * z
+    )
