@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 
 from .ir import (
+    SIGMOID_GIVEN,
+    SOFTPLUS_GIVEN,
     Add,
     Call,
     Compare,
@@ -126,6 +128,7 @@ MATH = Backend(
         "abs": "abs",
         "max": "max",
         "min": "min",
+        "log1p": "{m}.log1p",  # only share_exponentials writes it
     },
     helpers={
         "sigmoid": "_sigmoid",
@@ -251,6 +254,15 @@ class _Printer:
                 # warning) or a ValueError (math), as for any value outside a domain
                 power = self.backend.power.format(m=self.backend.alias)
                 return f"{power}({self.print(base)}, {self.print(exponent)})", _ATOM
+            case Call(function=f, args=(z, e)) if f == SIGMOID_GIVEN:
+                # σ(z) from e = e^{-|z|}: what _sigmoid computes (share_exponentials)
+                at_z, at_e = self._at(z, _ADD), self._at(e, _ADD + 1)
+                return f"(1.0 if {at_z} >= 0 else {at_e}) / (1.0 + {at_e})", _MUL
+            case Call(function=f, args=(z, logarithm)) if f == SOFTPLUS_GIVEN:
+                # softplus(z) from l = log(1 + e^{-|z|}): what _softplus computes
+                at_z = self._at(z, _ADD)
+                plus = self._at(logarithm, _ADD + 1)
+                return f"({at_z} if {at_z} > 0 else 0.0) + {plus}", _ADD
             case Call(function=function, args=args):
                 inner = ", ".join(self._print(a)[0] for a in args)
                 return f"{self.backend.callee(function)}({inner})", _ATOM

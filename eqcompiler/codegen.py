@@ -31,7 +31,7 @@ from .memory import Statement, plan, unnest
 from .names import Namer
 from .resources import data_dir
 from .scale import Gradient, scale
-from .share import share
+from .share import share, share_exponentials
 
 _MODE = black.Mode(
     target_versions={black.TargetVersion.PY310},
@@ -178,11 +178,14 @@ def _render(
     swept += [g.value for g in scaled.gradients if g.value is not None]
     swept += [e for pair in fused.values() for e in pair]
     reuse = namer.fresh("reuse")
-    forward = _print_body(
-        _forward_lines(program, ()), program, [program.output.name], backend, reuse
-    )
+    forward_lines = _forward_lines(program, ())
     reverse_lines = _reverse_lines(program, steps, scaled.folded, backend)
     body_lines = _forward_lines(swept_program, swept) + reverse_lines
+    if not numpy:  # floats: one exponential for σ(±z) and softplus(±z)
+        name = _names_per_body(namer)
+        forward_lines = _shared_exponentials(forward_lines, name, backend)
+        body_lines = _shared_exponentials(body_lines, name, backend)
+    forward = _print_body(forward_lines, program, [program.output.name], backend, reuse)
     if numpy:
         shape = namer.fresh("out_shape")
         fields = [
@@ -219,7 +222,13 @@ def _render(
     kept = [program.output.name]
     kept += [line.field.target for line in body_lines if line.field]
     forward_and_sweep = _print_body(body_lines, program, kept, backend, reuse)
-    used = [a.value for a in program.assigns] + swept
+    used = [
+        line.statement.value
+        for line in forward_lines + body_lines
+        if line.statement is not None
+    ]
+    used += [g.value for g in scaled.gradients if g.value is not None]
+    used += [e for pair in fused.values() for e in pair]
     helpers = [_helper_source(backend.name, h) for h in backend.helpers_used(used)]
     if numpy and program.wrt:
         helpers += [_helper_source("numpy", h) for h in ("_sum_to", "_times")]
@@ -345,6 +354,42 @@ def _reverse_lines(
                 comment = "" if factor == 1.0 else f"# times {_number_text(factor)}"
                 lines.append(_Line(Statement(step.target, step.value), comment))
     return lines
+
+
+def _names_per_body(namer: Namer) -> Callable[[str, int], str]:
+    """`name(wanted, n)`: a fresh name for the n-th value a body names `wanted`,
+    the same for every body (forward and value_and_grad)."""
+    names: dict[tuple[str, int], str] = {}
+
+    def name(wanted: str, n: int) -> str:
+        if (wanted, n) not in names:
+            names[wanted, n] = namer.fresh(wanted)
+        return names[wanted, n]
+
+    return name
+
+
+def _shared_exponentials(
+    lines: Sequence[_Line], name: Callable[[str, int], str], backend: Backend
+) -> list[_Line]:
+    """The lines with one e^{-|z|} for the sigmoids and softpluses of ±z
+    (share.share_exponentials), each shared value on a line before its first use."""
+    at = [i for i, line in enumerate(lines) if line.statement is not None]
+    shared = share_exponentials([lines[i].statement for i in at], name)
+    result = list(lines)
+    for i, statement, before in reversed(
+        list(zip(at, shared.statements, shared.before, strict=True))
+    ):
+        result[i] = replace(result[i], statement=statement)
+        result[i:i] = [_Line(s, _shared_comment(s, z, backend)) for s, z in before]
+    return result
+
+
+def _shared_comment(statement: Statement, z: Expr, backend: Backend) -> str:
+    z_code = backend.code(z)
+    if statement.value.function == "exp":
+        return f"# for sigmoid(±{z_code}) and softplus(±{z_code})"
+    return f"# log(1 + e^-|{z_code}|), for softplus(±{z_code})"
 
 
 def _print_body(

@@ -118,6 +118,13 @@ class Call:
     shape: Shape = SCALAR
 
 
+# Functions of generated code alone (no document writes them, no rule differentiates
+# them): σ(z) and softplus(z) from a shared e = e^{-|z|} and log(1 + e) (see
+# share.share_exponentials), which the math backend prints inline.
+SIGMOID_GIVEN = "sigmoid_given"  # (z, e): (1 if z >= 0 else e) / (1 + e)
+SOFTPLUS_GIVEN = "softplus_given"  # (z, log1p(e)): (z if z > 0 else 0) + log1p(e)
+
+
 @dataclass(frozen=True, slots=True)
 class Compare:
     """`left op right`, 1.0 where it holds and 0.0 elsewhere (an indicator)."""

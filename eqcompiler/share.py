@@ -9,24 +9,29 @@ A whole right side is read as its target (`y`, not `e^{v}` again).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from .adjoint import Step
 from .ir import (
+    SIGMOID_GIVEN,
+    SOFTPLUS_GIVEN,
     Add,
     Assign,
     Call,
     Const,
     Expr,
+    Neg,
     Num,
     Pow,
     Sub,
     Sym,
     children,
+    symbols,
     walk,
     with_children,
 )
+from .memory import Statement
 from .names import Namer
 
 
@@ -118,3 +123,127 @@ def _name_for(expr: Expr) -> str:
         case Call(function=function, args=(Sym(name=a),)):
             return f"{function}_{a}"
     return "t"
+
+
+# ---- one exponential for the sigmoids and softpluses of one argument (floats) --------
+
+_FAMILY = ("sigmoid", "softplus")
+
+
+@dataclass(frozen=True, slots=True)
+class Exponentials:
+    """A body's statements with the sigmoids and softpluses of ±z sharing e^{-|z|}:
+    `before[i]` are the statements that go before `statements[i]`, each with its z."""
+
+    statements: tuple[Statement, ...]
+    before: tuple[tuple[tuple[Statement, Expr], ...], ...]
+
+
+def share_exponentials(
+    statements: Sequence[Statement], name: Callable[[str, int], str]
+) -> Exponentials:
+    """Each argument whose sigmoid or softplus (of it or its negation) a body takes
+    more than once gets one `e = exp(-abs(z))`, and, for more than one softplus,
+    one `log1p(e)`; the calls read them.
+
+    `σ(z) = (1 if z >= 0 else e) / (1 + e)` and `softplus(z) = max(z, 0) + log1p(e)` are
+    what the math helpers compute, to the bit, for z and -z alike (their e^{-z} or
+    e^{z} is e^{-|z|}); a logistic regression's four exponentials and two logarithms
+    become one of each. `name(wanted, n)` names the n-th such value a body wants
+    under one name (the same in forward and in value_and_grad).
+    """
+    keys = _family_keys(statements)
+    sites: dict[tuple, list[tuple[int, str]]] = {}  # key -> (statement, function)
+    for index, found in enumerate(keys):
+        for function, key in found:
+            sites.setdefault(key, []).append((index, function))
+    counts: dict[str, int] = {}
+
+    def fresh(wanted: str) -> Sym:
+        counts[wanted] = counts.get(wanted, 0) + 1
+        return Sym(name(wanted, counts[wanted] - 1))
+
+    given: dict[tuple, tuple[Expr, Expr]] = {}  # key -> what σ and softplus read
+    before: list[list[tuple[Statement, Expr]]] = [[] for _ in statements]
+    for key, uses in sites.items():
+        if len(uses) < 2:
+            continue
+        base = key[0]
+        e = fresh(f"e_{base.name}" if isinstance(base, Sym) else "e")
+        first = uses[0][0]
+        z = _stripped(_first_argument(statements[first], key, keys[first]))
+        before[first].append(
+            (Statement(e.name, Call("exp", (Neg(Call("abs", (z,))),))), z)
+        )
+        logarithm: Expr = Call("log1p", (e,))
+        softpluses = [index for index, function in uses if function == "softplus"]
+        if len(softpluses) > 1:
+            shared = fresh(f"log1p_{e.name}")
+            before[softpluses[0]].append((Statement(shared.name, logarithm), z))
+            logarithm = shared
+        given[key] = (e, logarithm)
+    rewritten = tuple(
+        replace(s, value=_given(s.value, iter(found), given)) if found else s
+        for s, found in zip(statements, keys, strict=True)
+    )
+    return Exponentials(rewritten, tuple(tuple(b) for b in before))
+
+
+def _family_keys(statements: Sequence[Statement]) -> list[list[tuple[str, tuple]]]:
+    """For each statement, its sigmoid and softplus calls as (function, key): the key
+    is the argument without its sign (a name `t = -z` read as `z`) and the version of
+    every name it reads (a name assigned again is another value)."""
+    versions: dict[str, int] = {}
+    negations: dict[str, tuple] = {}  # t -> key of z, for `t = -z`
+    found: list[list[tuple[str, tuple]]] = []
+
+    def key_of(argument: Expr) -> tuple:
+        base = _stripped(argument)
+        if isinstance(base, Sym) and base.name in negations:
+            return negations[base.name]
+        return (base, tuple((s.name, versions.get(s.name, 0)) for s in symbols(base)))
+
+    for statement in statements:
+        found.append(
+            [(c.function, key_of(c.args[0])) for c in _family_calls(statement.value)]
+        )
+        negations.pop(statement.target, None)
+        versions[statement.target] = versions.get(statement.target, 0) + 1
+        if isinstance(statement.value, Neg):
+            negations[statement.target] = key_of(statement.value)
+    return found
+
+
+def _stripped(expr: Expr) -> Expr:
+    return expr.operand if isinstance(expr, Neg) else expr
+
+
+def _family_calls(expr: Expr) -> list[Call]:
+    """The sigmoid and softplus calls in `expr`, parents first, left to right."""
+    return [
+        node
+        for node in walk(expr)
+        if isinstance(node, Call) and node.function in _FAMILY and len(node.args) == 1
+    ]
+
+
+def _first_argument(statement: Statement, key: tuple, found: list) -> Expr:
+    calls = _family_calls(statement.value)
+    return next(c.args[0] for c, (_, k) in zip(calls, found, strict=True) if k == key)
+
+
+def _given(
+    expr: Expr, keys: Iterator[tuple], given: dict[tuple, tuple[Expr, Expr]]
+) -> Expr:
+    """`expr` with each sigmoid and softplus whose key (the next of `keys`, taken
+    parents first like _family_calls) has a shared e reading it."""
+    key = None
+    if isinstance(expr, Call) and expr.function in _FAMILY and len(expr.args) == 1:
+        _, key = next(keys)
+    new = with_children(expr, [_given(c, keys, given) for c in children(expr)])
+    if key not in given:
+        return new
+    exponential, logarithm = given[key]
+    if new.function == "sigmoid":
+        return Call(SIGMOID_GIVEN, (new.args[0], exponential), expr.span, expr.shape)
+    return Call(SOFTPLUS_GIVEN, (new.args[0], logarithm), expr.span, expr.shape)
