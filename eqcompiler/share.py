@@ -153,7 +153,9 @@ def share_exponentials(
     under one name (the same in forward and in value_and_grad).
     """
     keys = _family_keys(statements)
-    sites: dict[tuple, list[tuple[int, str]]] = {}  # key -> (statement, function)
+    sites: dict[tuple | None, list[tuple[int, str]]] = (
+        {}
+    )  # key -> (statement, function)
     for index, found in enumerate(keys):
         for function, key in found:
             sites.setdefault(key, []).append((index, function))
@@ -166,7 +168,7 @@ def share_exponentials(
     given: dict[tuple, tuple[Expr, Expr]] = {}  # key -> what σ and softplus read
     before: list[list[tuple[Statement, Expr]]] = [[] for _ in statements]
     for key, uses in sites.items():
-        if len(uses) < 2:
+        if key is None or len(uses) < 2:
             continue
         base = key[0]
         e = fresh(f"e_{base.name}" if isinstance(base, Sym) else "e")
@@ -189,18 +191,23 @@ def share_exponentials(
     return Exponentials(rewritten, tuple(tuple(b) for b in before))
 
 
-def _family_keys(statements: Sequence[Statement]) -> list[list[tuple[str, tuple]]]:
+def _family_keys(
+    statements: Sequence[Statement],
+) -> list[list[tuple[str, tuple | None]]]:
     """For each statement, its sigmoid and softplus calls as (function, key): the key
     is the argument without its sign (a name `t = -z` read as `z`) and the version of
-    every name it reads (a name assigned again is another value)."""
+    every name it reads (a name assigned again is another value), or None for an
+    argument that itself holds a sigmoid or softplus."""
     versions: dict[str, int] = {}
-    negations: dict[str, tuple] = {}  # t -> key of z, for `t = -z`
-    found: list[list[tuple[str, tuple]]] = []
+    negations: dict[str, tuple | None] = {}  # t -> key of z, for `t = -z`
+    found: list[list[tuple[str, tuple | None]]] = []
 
-    def key_of(argument: Expr) -> tuple:
+    def key_of(argument: Expr) -> tuple | None:
         base = _stripped(argument)
         if isinstance(base, Sym) and base.name in negations:
             return negations[base.name]
+        if _family_calls(base):  # σ(σ(a)): left to the helper (share names σ(a))
+            return None
         return (base, tuple((s.name, versions.get(s.name, 0)) for s in symbols(base)))
 
     for statement in statements:

@@ -1,0 +1,215 @@
+"""share.share_exponentials: on floats, the sigmoids and softpluses of ±z read one
+e^{-|z|} (and one log(1 + e^{-|z|})), and give the helpers' values to the bit."""
+
+from __future__ import annotations
+
+import math
+import random
+import struct
+
+import numpy as np
+import pytest
+from conftest import compile_latex, import_module_text
+
+from eqcompiler.backends import MATH
+from eqcompiler.ir import SIGMOID_GIVEN, SOFTPLUS_GIVEN, Add, Call, Mul, Neg, Sym
+from eqcompiler.memory import Statement
+from eqcompiler.resources import data_dir
+from eqcompiler.share import share_exponentials
+
+VALUES = [-math.inf, -1000.0, -710.0, -40.0, -1.0, -1e-300, -5e-324, -0.0]
+VALUES += [-v for v in reversed(VALUES)] + [math.nan, 0.3, 17.5, 709.7]
+random.seed(6)
+VALUES += [random.gauss(0.0, 10.0) for _ in range(200)]
+
+
+def _helpers() -> dict:
+    text = (data_dir("templates") / "helpers_math.py").read_text("utf-8")
+    namespace: dict = {}
+    exec(compile(text, "helpers_math.py", "exec"), namespace)
+    return namespace
+
+
+def _bits(value: float) -> bytes:
+    return b"nan" if math.isnan(value) else struct.pack("<d", value)
+
+
+def _sigmoid(z, e):
+    return Call(SIGMOID_GIVEN, (z, e))
+
+
+def _softplus(z, logarithm):
+    return Call(SOFTPLUS_GIVEN, (z, logarithm))
+
+
+@pytest.mark.parametrize("negated", [False, True])
+@pytest.mark.parametrize("helper", ["_sigmoid", "_softplus"])
+def test_the_printed_forms_give_the_helpers_bits(helper: str, negated: bool):
+    z, e, ell = Sym("z"), Sym("e"), Sym("ell")
+    argument = Neg(z) if negated else z
+    if helper == "_sigmoid":
+        code = MATH.code(_sigmoid(argument, e))
+    else:
+        code = MATH.code(_softplus(argument, ell))
+    printed = eval(f"lambda z, e, ell: {code}", {"math": math})
+    function = _helpers()[helper]
+    for value in VALUES:
+        shared = math.exp(-abs(value))
+        got = printed(value, shared, math.log1p(shared))
+        want = function(-value if negated else value)
+        assert type(got) is float
+        assert _bits(got) == _bits(want), (helper, value, got, want)
+
+
+def _name(wanted: str, n: int) -> str:
+    return wanted if n == 0 else f"{wanted}_{n}"
+
+
+def _share(*statements: Statement):
+    shared = share_exponentials(list(statements), _name)
+    return list(shared.statements), [
+        [(s.target, MATH.code(s.value)) for s, _ in before] for before in shared.before
+    ]
+
+
+def test_one_call_of_an_argument_is_left_alone():
+    z = Sym("z")
+    body = (Statement("p", Call("sigmoid", (z,))), Statement("q", Call("exp", (z,))))
+    statements, before = _share(*body)
+    assert statements == list(body)
+    assert before == [[], []]
+
+
+def test_sigmoid_and_softplus_of_z_and_minus_z_share_one_exponential():
+    z, y = Sym("z"), Sym("y")
+    sigmoid = Statement("p", Call("sigmoid", (z,)))
+    loss = Statement(
+        "L",
+        Add(
+            Mul(y, Call("softplus", (Neg(z),))),
+            Call("softplus", (z,)),
+        ),
+    )
+    statements, before = _share(sigmoid, loss)
+    assert before == [
+        [("e_z", "math.exp(-abs(z))")],
+        [("log1p_e_z", "math.log1p(e_z)")],
+    ]
+    assert MATH.code(statements[0].value) == "(1.0 if z >= 0 else e_z) / (1.0 + e_z)"
+    assert MATH.code(statements[1].value) == (
+        "y * ((-z if -z > 0 else 0.0) + log1p_e_z) + ((z if z > 0 else 0.0) + log1p_e_z)"
+    )
+
+
+def test_one_softplus_takes_the_logarithm_inline():
+    z = Sym("z")
+    body = (
+        Statement("p", Call("sigmoid", (z,))),
+        Statement("s", Call("softplus", (z,))),
+    )
+    statements, before = _share(*body)
+    assert before == [[("e_z", "math.exp(-abs(z))")], []]
+    assert MATH.code(statements[1].value) == "(z if z > 0 else 0.0) + math.log1p(e_z)"
+
+
+def test_a_name_bound_to_minus_z_is_read_as_z():
+    z = Sym("z")
+    body = (
+        Statement("p", Call("sigmoid", (z,))),
+        Statement("t", Neg(z)),
+        Statement("q", Call("sigmoid", (Sym("t"),))),
+    )
+    statements, before = _share(*body)
+    assert before == [[("e_z", "math.exp(-abs(z))")], [], []]
+    assert MATH.code(statements[2].value) == "(1.0 if t >= 0 else e_z) / (1.0 + e_z)"
+
+
+def test_a_name_bound_again_is_another_argument():
+    z = Sym("z")
+    body = (
+        Statement("p", Call("sigmoid", (z,))),
+        Statement("z", Mul(z, z)),
+        Statement("q", Call("sigmoid", (z,))),
+    )
+    statements, before = _share(*body)
+    assert statements == list(body)
+    assert before == [[], [], []]
+
+
+def test_an_alias_of_minus_z_goes_stale_when_z_is_bound_again():
+    z, t = Sym("z"), Sym("t")
+    body = (
+        Statement("t", Neg(z)),
+        Statement("p", Call("sigmoid", (t,))),
+        Statement("z", Mul(z, z)),
+        Statement("q", Call("sigmoid", (z,))),
+    )
+    statements, before = _share(*body)
+    assert statements == list(body)
+
+
+def test_different_arguments_each_get_their_own_and_a_nested_call_keeps_its_helper():
+    a, b = Sym("a"), Sym("b")
+    inner = Call("sigmoid", (a,))
+    body = (
+        Statement("p", Add(Call("sigmoid", (inner,)), Call("softplus", (b,)))),
+        Statement("q", Mul(Call("sigmoid", (inner,)), Call("sigmoid", (Neg(b),)))),
+        Statement("r", Call("softplus", (a,))),
+    )
+    statements, before = _share(*body)
+    # σ(σ(a)) would need σ(a) first; the compiler names a repeated σ(a) anyway
+    assert before == [
+        [("e_a", "math.exp(-abs(a))"), ("e_b", "math.exp(-abs(b))")],
+        [],
+        [],
+    ]
+    assert [MATH.code(s.value) for s in statements] == [
+        "_sigmoid((1.0 if a >= 0 else e_a) / (1.0 + e_a))"
+        " + ((b if b > 0 else 0.0) + math.log1p(e_b))",
+        "_sigmoid((1.0 if a >= 0 else e_a) / (1.0 + e_a))"
+        " * ((1.0 if -b >= 0 else e_b) / (1.0 + e_b))",
+        "(a if a > 0 else 0.0) + math.log1p(e_a)",
+    ]
+
+
+LOGISTIC = r"""
+$$z = w x + b$$
+$$p = \sigma(z)$$
+$$L = -\left( y \log p + (1 - y) \log(1 - p) \right)$$
+"""
+
+SOFTPLUSES = r"""
+$$z = w x + b$$
+$$a = \sigma(z) \sigma(-z)$$
+$$L = y \operatorname{softplus}(z) + \operatorname{softplus}(-z) + a$$
+"""
+
+
+@pytest.mark.parametrize("document", [LOGISTIC, SOFTPLUSES])
+def test_a_compiled_module_takes_one_exponential_and_keeps_every_value(
+    document: str, tmp_path
+):
+    code = compile_latex(document, backend="math")
+    for function in ("def forward", "def value_and_grad"):
+        body = code[code.index(function) :].split("\ndef ")[0]
+        assert body.count("math.exp(") == 1, body
+        assert "math.log" not in body.replace("math.log1p(e_z)", ""), body
+    module = import_module_text(code, tmp_path)
+    reference = import_module_text(compile_latex(document, backend="numpy"), tmp_path)
+    for z in [-1000.0, -30.0, -1.0, -0.0, 0.0, 0.25, 3.0, 30.0, 1000.0]:
+        inputs = {"w": 2.0, "x": z / 2.0, "b": 0.0, "y": 0.75}
+        value, gradients = module.value_and_grad(**inputs)
+        assert _bits(module.forward(**inputs)) == _bits(value)
+        want, want_gradients = reference.value_and_grad(
+            **{k: np.float64(v) for k, v in inputs.items()}
+        )
+        assert value == pytest.approx(float(want), rel=1e-14, abs=1e-300)
+        for got, expected in zip(gradients, want_gradients, strict=True):
+            assert got == pytest.approx(float(expected), rel=1e-14, abs=1e-300)
+        for name, got in zip(gradients._fields, gradients, strict=True):
+            step = 1e-6 * max(1.0, abs(inputs[name]))
+            up, down = dict(inputs), dict(inputs)
+            up[name] += step
+            down[name] -= step
+            slope = (module.forward(**up) - module.forward(**down)) / (2 * step)
+            assert got == pytest.approx(slope, rel=1e-5, abs=1e-7), (name, z)
