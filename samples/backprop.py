@@ -33,19 +33,20 @@ def _sum_to(
     scale: float = 1.0,
     out: np.ndarray | None = None,
     copy: bool = False,
-) -> np.ndarray:
+) -> ArrayLike:
     """`scale` times a gradient, summed over the output's elements down to the shape
     of `like` (an input); a gradient of the output's shape goes into `out` if given
     (a spare array of that shape), and is copied if `copy` (an array the caller
     holds)."""
-    number = type(like) is float or type(like) is int
     if type(gradient) is np.ndarray and gradient.shape == out_shape:  # the usual
-        if number:  # the gradient of a number: one sum (add.reduce: sum() less 0.3 µs)
+        kind = type(like)
+        if kind is float or kind is int:  # a number's gradient: one sum
             return _times(np.add.reduce(gradient, axis=None), scale)
-        if type(like) is np.ndarray and like.shape == out_shape and out_shape:
+        if kind is np.ndarray and like.shape == out_shape and out_shape:
             if scale != 1.0:
-                return np.multiply(gradient, scale, out=out)
+                return np.multiply(gradient, scale, out)
             return gradient.copy() if copy else gradient
+    number = type(like) is float or type(like) is int
     shape = () if number else np.shape(like)
     gradient = np.asarray(gradient)
     if gradient.shape != out_shape:
@@ -54,7 +55,7 @@ def _sum_to(
             return np.multiply(gradient, scale) if scale != 1.0 else gradient.copy()
     elif shape == out_shape:
         if scale != 1.0:
-            return np.asarray(np.multiply(gradient, scale, out=out))
+            return np.asarray(np.multiply(gradient, scale, out))
         return gradient.copy() if copy else gradient
     if shape == ():
         return _times(gradient.sum(), scale)
@@ -65,16 +66,15 @@ def _sum_to(
     return _times(np.sum(gradient, axis=axes).reshape(shape), scale)
 
 
-def _times(total: ArrayLike, scale: float) -> np.ndarray:
-    """`scale * total` (a sum) as an array of `total`'s float type: float32 stays
-    float32."""
+def _times(total: ArrayLike, scale: float) -> ArrayLike:
+    """`scale * total` (a sum) in `total`'s float type: float32 stays float32."""
     if type(total) is np.float64:  # the usual
-        return np.asarray(total * scale if scale != 1.0 else total)
+        return total if scale == 1.0 else total * scale
     if scale != 1.0:
         dtype = total.dtype  # a Python float would make a float32 sum float64
         small = dtype.kind == "f" and dtype.itemsize < 8
         total = total * (dtype.type(scale) if small else scale)
-    return np.asarray(total)
+    return total
 
 
 def _sum_product(
@@ -84,41 +84,33 @@ def _sum_product(
     out_shape: tuple,
     scale: float = 1.0,
     out: np.ndarray | None = None,
-) -> np.ndarray:
+) -> ArrayLike:
     """`scale` times sum(a * b) down to the shape of `like`: for a number, without
     making the product; for an array of the output's shape, into `out` if given."""
-    if (  # the usual gradient of an array: one product, into `out`
-        type(like) is np.ndarray
-        and like.shape == out_shape
-        and type(a) is np.ndarray
-        and a.shape == out_shape
-        and out_shape
-    ):
-        if type(b) is float or type(b) is int:
-            return np.multiply(a, b * scale, out=out)
-        if type(b) is np.ndarray and b.shape == out_shape and scale == 1.0:
-            return np.multiply(a, b, out=out)
-    shape = () if type(like) is float or type(like) is int else np.shape(like)
-    if (
-        shape == ()
-        and type(a) is np.ndarray
-        and type(b) is np.ndarray
-        and a.shape == b.shape == out_shape
-    ):
-        if a.ndim != 1:
-            a, b = a.ravel(), b.ravel()
-        if a.size <= 10000:  # BLAS runs n <= 10,000 on one thread
-            return _times(np.dot(a, b), scale)
-        # einsum's own loop (no BLAS): neither the speed nor the rounding depends
-        # on how many threads BLAS may start
-        return _times(np.einsum("i,i->", a, b), scale)
+    kind = type(like)
+    if type(a) is np.ndarray and a.shape == out_shape and out_shape:  # the usual
+        if kind is float or kind is int:  # a number's gradient: one dot product
+            if type(b) is np.ndarray and b.shape == out_shape:
+                if len(out_shape) != 1:
+                    a, b = a.ravel(), b.ravel()
+                if a.size <= 10000:  # BLAS runs n <= 10,000 on one thread
+                    return _times(np.dot(a, b), scale)
+                # einsum's own loop (no BLAS): neither the speed nor the rounding
+                # depends on how many threads BLAS may start
+                return _times(np.einsum("i,i->", a, b), scale)
+        elif kind is np.ndarray and like.shape == out_shape:  # an array's: a product
+            if type(b) is float or type(b) is int:
+                return np.multiply(a, b * scale, out)
+            if type(b) is np.ndarray and b.shape == out_shape and scale == 1.0:
+                return np.multiply(a, b, out)
+    shape = () if kind is float or kind is int else np.shape(like)
     if shape == out_shape:
         if type(b) is float or type(b) is int:
-            product = np.multiply(a, b * scale, out=out)
+            product = np.multiply(a, b * scale, out)
         elif type(a) is float or type(a) is int:
-            product = np.multiply(b, a * scale, out=out)
+            product = np.multiply(b, a * scale, out)
         else:
-            product = np.multiply(a, b, out=out)
+            product = np.multiply(a, b, out)
             if scale != 1.0:
                 product = product * scale
         if type(product) is np.ndarray and product.shape == out_shape:
@@ -133,14 +125,15 @@ def _reusable(*inputs: ArrayLike) -> bool:
     type, and one that is no longer needed can take a new result in place."""
     shape = dtype = None
     for value in inputs:
-        kind = type(value)
-        if kind is float or kind is int:
+        if type(value) is float:
             continue
-        if kind is not np.ndarray:
+        if type(value) is not np.ndarray:
+            if type(value) is int:
+                continue
             return False
         if dtype is None:
             shape, dtype = value.shape, value.dtype
-        elif value.shape != shape or value.dtype != dtype:
+        elif value.shape != shape or value.dtype is not dtype and value.dtype != dtype:
             return False
     return dtype is None or dtype.kind == "f"
 

@@ -155,3 +155,24 @@ def test_a_chain_gives_the_numbers_of_the_nested_expression(tmp_path):
     assert np.array_equal(
         module.forward(w_1, x_1, w_2, x_2, b), (1 - np.tanh(z) ** 2) * z
     )
+
+
+def test_the_gradient_of_a_number_is_a_numpy_scalar_like_np_sum(tmp_path):
+    """A parameter passed as a Python float gets the sum numpy gives (np.float64,
+    shape ()), exactly np.dot or np.sum of the elementwise gradient, scale applied."""
+    module = import_module_text(
+        compile_latex(
+            "$$u = wx$$\n$$v = u + b$$\n$$y = e^{v}$$\n$$L = (y - t)^{2}$$\n"
+        ),
+        tmp_path,
+    )
+    rng = np.random.default_rng(3)
+    x, t = rng.normal(size=50), rng.normal(size=50)
+    _, gradients = module.value_and_grad(w=0.5, x=x, b=0.25, t=t)
+    y = np.exp(0.5 * x + 0.25)
+    d_v = 2.0 * (y - t) * y
+    for name, want in (("w", np.dot(d_v, x)), ("b", np.sum(d_v))):
+        got = getattr(gradients, name)
+        assert type(got) is np.float64 and np.shape(got) == ()
+        assert got == pytest.approx(want, rel=1e-14)
+    assert gradients.x.shape == x.shape and gradients.t.shape == t.shape
