@@ -29,7 +29,11 @@ def _sigmoid(z: ArrayLike) -> np.ndarray:
     """The logistic function 1 / (1 + e^-z), for any z: where e^-z overflows (z below
     about -709), 1 / (1 + inf) is the right 0, so the warning is not needed."""
     with np.errstate(over="ignore"):
-        return 1 / (1 + np.exp(-z))
+        e = np.exp(-z)
+    if type(e) is not np.ndarray:
+        return 1 / (1 + e)
+    e += 1  # in place: one temporary, not four
+    return np.divide(1, e, out=e)
 
 
 def _softplus(z: ArrayLike) -> np.ndarray:
