@@ -181,11 +181,13 @@ def _render(
     forward_lines = _forward_lines(program, ())
     reverse_lines = _reverse_lines(program, steps, scaled.folded, backend)
     body_lines = _forward_lines(swept_program, swept) + reverse_lines
+    name = _names_per_body(namer)
     if not numpy:  # floats: one exponential for σ(±z) and softplus(±z)
-        name = _names_per_body(namer)
         forward_lines = _shared_exponentials(forward_lines, name, backend)
         body_lines = _shared_exponentials(body_lines, name, backend)
-    forward = _print_body(forward_lines, program, [program.output.name], backend, reuse)
+    forward = _print_body(
+        forward_lines, program, [program.output.name], backend, reuse, name
+    )
     if numpy:
         shape = namer.fresh("out_shape")
         fields = [
@@ -221,7 +223,7 @@ def _render(
         )
     kept = [program.output.name]
     kept += [line.field.target for line in body_lines if line.field]
-    forward_and_sweep = _print_body(body_lines, program, kept, backend, reuse)
+    forward_and_sweep = _print_body(body_lines, program, kept, backend, reuse, name)
     used = [
         line.statement.value
         for line in forward_lines + body_lines
@@ -398,14 +400,22 @@ def _print_body(
     kept: Sequence[str],
     backend: Backend,
     reuse: str,
+    name: Callable[[str, int], str],
 ) -> list[str]:
     """The lines of a function body as Python, results written into arrays no
-    longer needed where memory.plan finds them (numpy)."""
+    longer needed where memory.plan finds them (numpy); `name` names the values
+    memory.unnest adds (_names_per_body)."""
     if backend.name == "numpy":  # one array per statement (memory.unnest)
+        counts: dict[str, int] = {}
+
+        def fresh(wanted: str) -> str:
+            counts[wanted] = counts.get(wanted, 0) + 1
+            return name(wanted, counts[wanted] - 1)
+
         lines = [
             chained
             for line in lines
-            for chained in _unnested(line, backend.ufunc_operands)
+            for chained in _unnested(line, backend.ufunc_operands, fresh)
         ]
     statements = [line.statement for line in lines if line.statement is not None]
     into: Sequence[str | None] = [None] * len(statements)
@@ -446,14 +456,16 @@ def _print_body(
 
 
 def _unnested(
-    line: _Line, operands: Callable[[Expr], Sequence[Expr] | None]
+    line: _Line,
+    operands: Callable[[Expr], Sequence[Expr] | None],
+    fresh: Callable[[str], str],
 ) -> list[_Line]:
     """The line as one statement per numpy operation (memory.unnest). An equation's
     comment heads its statements; a backward step's ("times 2") goes on the last,
     which holds the step's value."""
     if line.statement is None or line.field is not None:
         return [line]
-    chain = unnest(line.statement, operands)
+    chain = unnest(line.statement, operands, fresh)
     if len(chain) == 1:
         return [line]
     lines = [_Line(statement) for statement in chain]

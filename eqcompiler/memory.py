@@ -34,6 +34,7 @@ class Statement:
 def unnest(
     statement: Statement,
     operands: Callable[[Expr], Sequence[Expr] | None],
+    fresh: Callable[[str], str] | None = None,
 ) -> list[Statement]:
     """`t = f(g(a), b)` as `t = g(a)` then `t = f(t, b)`, inner operations first.
 
@@ -43,10 +44,14 @@ def unnest(
     operands of a ufunc statement (None for any other); the operation that makes
     the first operand with an array of its own becomes the statement before. The
     values are the same: each operation still runs once, on the same operands.
-    Left as it is when the target is among the names read (`d_x = d_x + ...`).
+
+    When the target is among the names read (`d_x = d_x - d_y * (s (1 - s))`), the
+    first operand that is itself a chain of two or more operations gets a name of
+    its own from `fresh` (`d_x_term = 1 - s`, ..., then `d_x = d_x - d_x_term`);
+    without `fresh` such a statement is left as it is.
     """
     if statement.target in {s.name for s in symbols(statement.value)}:
-        return [statement]
+        return _unnest_operand(statement, operands, fresh)
     chain: list[Statement] = []
     value = statement.value
     while True:
@@ -59,6 +64,28 @@ def unnest(
         value = inner
     chain.append(Statement(statement.target, value))
     return chain[::-1]
+
+
+def _unnest_operand(
+    statement: Statement,
+    operands: Callable[[Expr], Sequence[Expr] | None],
+    fresh: Callable[[str], str] | None,
+) -> list[Statement]:
+    """A statement reading its own target, with its first nested operand chained
+    on a name of its own (see unnest)."""
+    if fresh is None:
+        return [statement]
+    for operand in operands(statement.value) or ():
+        if not (_fresh(operand) and symbols(operand)):
+            continue
+        inner = operands(operand)
+        if not any(_fresh(e) and symbols(e) for e in inner or ()):
+            continue  # one operation: a name of its own saves no array
+        name = fresh(f"{statement.target}_term")
+        term = Statement(name, operand)
+        rest = Statement(statement.target, _replaced(statement.value, operand, term))
+        return unnest(term, operands, fresh) + [rest]
+    return [statement]
 
 
 def _replaced(expr: Expr, old: Expr, statement: Statement) -> Expr:

@@ -8,7 +8,7 @@ import pytest
 from conftest import compile_latex, import_module_text
 
 from eqcompiler.backends import NUMPY
-from eqcompiler.ir import Add, Call, Expr, Mul, Num, Pow, Sym
+from eqcompiler.ir import Add, Call, Expr, Mul, Num, Pow, Sub, Sym
 from eqcompiler.memory import Statement, plan, unnest
 
 
@@ -142,6 +142,43 @@ def test_unnest_leaves_alone_what_it_cannot_chain():
     flat = s("f", Add(x, y))
     for statement in (accumulating, whole_power, constant, flat):
         assert unnest(statement, NUMPY.ufunc_operands) == [statement]
+
+
+def test_a_statement_reading_its_target_chains_a_nested_operand_on_a_name():
+    """`d_x = d_x - d_d (s (1 - s))`: the operand's three operations on `d_x_term`
+    (one array), then one subtraction; a one-operation operand stays inline."""
+    d_x, d_d, sx = Sym("d_x"), Sym("d_d"), Sym("s")
+    names = iter(["d_x_term"])
+    fresh = lambda wanted: next(names)  # noqa: E731
+    term = Sym("d_x_term")
+    nested = s("d_x", Sub(d_x, Mul(d_d, Mul(sx, Sub(Num(1.0), sx)))))
+    assert unnest(nested, NUMPY.ufunc_operands, fresh) == [
+        s("d_x_term", Sub(Num(1.0), sx)),
+        s("d_x_term", Mul(sx, term)),
+        s("d_x_term", Mul(d_d, term)),
+        s("d_x", Sub(d_x, term)),
+    ]
+    single = s("d_x", Add(d_x, Mul(d_d, sx)))
+    assert unnest(single, NUMPY.ufunc_operands, fresh) == [single]
+
+
+def test_an_accumulation_with_a_nested_term_keeps_its_numbers(tmp_path):
+    """The staged function's d_x: the chained term gives the same gradients as the
+    nested expression, and the caller's arrays are left alone."""
+    text = "$$s = \\sigma(x)$$\n$$f = (x + s) (x y)^{-1} + s$$\n"
+    code = compile_latex(text)
+    assert "_term = " in code
+    module = import_module_text(code, tmp_path)
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=40), rng.normal(size=40) + 3.0
+    kept = x.copy(), y.copy()
+    _, gradients = module.value_and_grad(x, y)
+    assert np.array_equal(x, kept[0]) and np.array_equal(y, kept[1])
+    sx = 1 / (1 + np.exp(-x))
+    want_x = (1 + sx * (1 - sx)) / (x * y) - (x + sx) / (x * x * y)
+    want_x += sx * (1 - sx)
+    assert np.allclose(gradients.x, want_x, rtol=1e-12)
+    assert np.allclose(gradients.y, -(x + sx) / (x * y * y), rtol=1e-12)
 
 
 def test_a_chain_gives_the_numbers_of_the_nested_expression(tmp_path):
