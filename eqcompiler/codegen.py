@@ -174,19 +174,20 @@ def _render(
     fused: dict[str, tuple[Expr, Expr]] = {}
     if numpy:
         steps, fused = _fuse_reductions(steps, scaled.gradients)
-    swept = [step.value for step, _ in steps]
-    swept += [g.value for g in scaled.gradients if g.value is not None]
-    swept += [e for pair in fused.values() for e in pair]
+    reductions = [g.value for g in scaled.gradients if g.value is not None]
+    reductions += [e for pair in fused.values() for e in pair]
+    swept = [step.value for step, _ in steps] + reductions
     reuse = namer.fresh("reuse")
     forward_lines = _forward_lines(program, ())
     reverse_lines = _reverse_lines(program, steps, scaled.folded, backend)
     body_lines = _forward_lines(swept_program, swept) + reverse_lines
-    name = _names_per_body(namer)
+    body_names = _names_per_body(namer)
+    forward_names, sweep_names = body_names(), body_names()
     if not numpy:  # floats: one exponential for σ(±z) and softplus(±z)
-        forward_lines = _shared_exponentials(forward_lines, name, backend)
-        body_lines = _shared_exponentials(body_lines, name, backend)
+        forward_lines = _shared_exponentials(forward_lines, forward_names, backend)
+        body_lines = _shared_exponentials(body_lines, sweep_names, backend)
     forward = _print_body(
-        forward_lines, program, [program.output.name], backend, reuse, name
+        forward_lines, program, [program.output.name], backend, reuse, forward_names
     )
     if numpy:
         shape = namer.fresh("out_shape")
@@ -223,14 +224,14 @@ def _render(
         )
     kept = [program.output.name]
     kept += [line.field.target for line in body_lines if line.field]
-    forward_and_sweep = _print_body(body_lines, program, kept, backend, reuse, name)
+    forward_and_sweep = _print_body(
+        body_lines, program, kept, backend, reuse, sweep_names
+    )
     used = [
         line.statement.value
         for line in forward_lines + body_lines
         if line.statement is not None
-    ]
-    used += [g.value for g in scaled.gradients if g.value is not None]
-    used += [e for pair in fused.values() for e in pair]
+    ] + reductions
     helpers = [_helper_source(backend.name, h) for h in backend.helpers_used(used)]
     if numpy and program.wrt:
         helpers += [_helper_source("numpy", h) for h in ("_sum_to", "_times")]
@@ -358,26 +359,33 @@ def _reverse_lines(
     return lines
 
 
-def _names_per_body(namer: Namer) -> Callable[[str, int], str]:
-    """`name(wanted, n)`: a fresh name for the n-th value a body names `wanted`,
-    the same for every body (forward and value_and_grad)."""
+def _names_per_body(namer: Namer) -> Callable[[], Callable[[str], str]]:
+    """`body_names()`: a new body's `fresh(wanted)`, which gives the n-th value the
+    body names `wanted` one module-wide fresh name, the same in every body (forward
+    and value_and_grad say `e_z` alike)."""
     names: dict[tuple[str, int], str] = {}
 
-    def name(wanted: str, n: int) -> str:
-        if (wanted, n) not in names:
-            names[wanted, n] = namer.fresh(wanted)
-        return names[wanted, n]
+    def body_names() -> Callable[[str], str]:
+        counts: dict[str, int] = {}
 
-    return name
+        def fresh(wanted: str) -> str:
+            n = counts[wanted] = counts.get(wanted, 0) + 1
+            if (wanted, n) not in names:
+                names[wanted, n] = namer.fresh(wanted)
+            return names[wanted, n]
+
+        return fresh
+
+    return body_names
 
 
 def _shared_exponentials(
-    lines: Sequence[_Line], name: Callable[[str, int], str], backend: Backend
+    lines: Sequence[_Line], fresh: Callable[[str], str], backend: Backend
 ) -> list[_Line]:
     """The lines with one e^{-|z|} for the sigmoids and softpluses of ±z
     (share.share_exponentials), each shared value on a line before its first use."""
     at = [i for i, line in enumerate(lines) if line.statement is not None]
-    shared = share_exponentials([lines[i].statement for i in at], name)
+    shared = share_exponentials([lines[i].statement for i in at], fresh)
     result = list(lines)
     for i, statement, before in reversed(
         list(zip(at, shared.statements, shared.before, strict=True))
@@ -400,18 +408,12 @@ def _print_body(
     kept: Sequence[str],
     backend: Backend,
     reuse: str,
-    name: Callable[[str, int], str],
+    fresh: Callable[[str], str],
 ) -> list[str]:
     """The lines of a function body as Python, results written into arrays no
-    longer needed where memory.plan finds them (numpy); `name` names the values
+    longer needed where memory.plan finds them (numpy); `fresh` names the values
     memory.unnest adds (_names_per_body)."""
     if backend.name == "numpy":  # one array per statement (memory.unnest)
-        counts: dict[str, int] = {}
-
-        def fresh(wanted: str) -> str:
-            counts[wanted] = counts.get(wanted, 0) + 1
-            return name(wanted, counts[wanted] - 1)
-
         lines = [
             chained
             for line in lines

@@ -140,7 +140,7 @@ class Exponentials:
 
 
 def share_exponentials(
-    statements: Sequence[Statement], name: Callable[[str, int], str]
+    statements: Sequence[Statement], fresh: Callable[[str], str]
 ) -> Exponentials:
     """Each argument whose sigmoid or softplus (of it or its negation) a body takes
     more than once gets one `e = exp(-abs(z))`, and, for more than one softplus,
@@ -149,58 +149,51 @@ def share_exponentials(
     `σ(z) = (1 if z >= 0 else e) / (1 + e)` and `softplus(z) = max(z, 0) + log1p(e)` are
     what the math helpers compute, to the bit, for z and -z alike (their e^{-z} or
     e^{z} is e^{-|z|}); a logistic regression's four exponentials and two logarithms
-    become one of each. `name(wanted, n)` names the n-th such value a body wants
-    under one name (the same in forward and in value_and_grad).
+    become one of each. `fresh(wanted)` names the values added.
     """
-    keys = _family_keys(statements)
-    sites: dict[tuple | None, list[tuple[int, str]]] = (
-        {}
-    )  # key -> (statement, function)
-    for index, found in enumerate(keys):
-        for function, key in found:
-            sites.setdefault(key, []).append((index, function))
-    counts: dict[str, int] = {}
-
-    def fresh(wanted: str) -> Sym:
-        counts[wanted] = counts.get(wanted, 0) + 1
-        return Sym(name(wanted, counts[wanted] - 1))
-
+    calls = _family_calls_keyed(statements)
+    # key -> (statement index, function, argument) of each call
+    sites: dict[tuple, list[tuple[int, str, Expr]]] = {}
+    for index, found in enumerate(calls):
+        for function, key, argument in found:
+            if key is not None:
+                sites.setdefault(key, []).append((index, function, argument))
     given: dict[tuple, tuple[Expr, Expr]] = {}  # key -> what σ and softplus read
     before: list[list[tuple[Statement, Expr]]] = [[] for _ in statements]
     for key, uses in sites.items():
-        if key is None or len(uses) < 2:
+        if len(uses) < 2:
             continue
         base = key[0]
-        e = fresh(f"e_{base.name}" if isinstance(base, Sym) else "e")
-        first = uses[0][0]
-        z = _stripped(_first_argument(statements[first], key, keys[first]))
+        e = Sym(fresh(f"e_{base.name}" if isinstance(base, Sym) else "e"))
+        first, _, argument = uses[0]
+        z = _stripped(argument)
         before[first].append(
             (Statement(e.name, Call("exp", (Neg(Call("abs", (z,))),))), z)
         )
         logarithm: Expr = Call("log1p", (e,))
-        softpluses = [index for index, function in uses if function == "softplus"]
+        softpluses = [index for index, function, _ in uses if function == "softplus"]
         if len(softpluses) > 1:
             shared = fresh(f"log1p_{e.name}")
-            before[softpluses[0]].append((Statement(shared.name, logarithm), z))
-            logarithm = shared
+            before[softpluses[0]].append((Statement(shared, logarithm), z))
+            logarithm = Sym(shared)
         given[key] = (e, logarithm)
     rewritten = tuple(
         replace(s, value=_given(s.value, iter(found), given)) if found else s
-        for s, found in zip(statements, keys, strict=True)
+        for s, found in zip(statements, calls, strict=True)
     )
     return Exponentials(rewritten, tuple(tuple(b) for b in before))
 
 
-def _family_keys(
+def _family_calls_keyed(
     statements: Sequence[Statement],
-) -> list[list[tuple[str, tuple | None]]]:
-    """For each statement, its sigmoid and softplus calls as (function, key): the key
-    is the argument without its sign (a name `t = -z` read as `z`) and the version of
-    every name it reads (a name assigned again is another value), or None for an
-    argument that itself holds a sigmoid or softplus."""
+) -> list[list[tuple[str, tuple | None, Expr]]]:
+    """For each statement, its sigmoid and softplus calls as (function, key,
+    argument): the key is the argument without its sign (a name `t = -z` read as
+    `z`) and the version of every name it reads (a name assigned again is another
+    value), or None for an argument that itself holds a sigmoid or softplus."""
     versions: dict[str, int] = {}
     negations: dict[str, tuple | None] = {}  # t -> key of z, for `t = -z`
-    found: list[list[tuple[str, tuple | None]]] = []
+    found: list[list[tuple[str, tuple | None, Expr]]] = []
 
     def key_of(argument: Expr) -> tuple | None:
         base = _stripped(argument)
@@ -212,7 +205,10 @@ def _family_keys(
 
     for statement in statements:
         found.append(
-            [(c.function, key_of(c.args[0])) for c in _family_calls(statement.value)]
+            [
+                (c.function, key_of(c.args[0]), c.args[0])
+                for c in _family_calls(statement.value)
+            ]
         )
         negations.pop(statement.target, None)
         versions[statement.target] = versions.get(statement.target, 0) + 1
@@ -234,20 +230,15 @@ def _family_calls(expr: Expr) -> list[Call]:
     ]
 
 
-def _first_argument(statement: Statement, key: tuple, found: list) -> Expr:
-    calls = _family_calls(statement.value)
-    return next(c.args[0] for c, (_, k) in zip(calls, found, strict=True) if k == key)
-
-
 def _given(
-    expr: Expr, keys: Iterator[tuple], given: dict[tuple, tuple[Expr, Expr]]
+    expr: Expr, calls: Iterator[tuple], given: dict[tuple, tuple[Expr, Expr]]
 ) -> Expr:
-    """`expr` with each sigmoid and softplus whose key (the next of `keys`, taken
-    parents first like _family_calls) has a shared e reading it."""
+    """`expr` with each sigmoid and softplus whose key (that of the next of `calls`,
+    taken parents first like _family_calls) has a shared e reading it."""
     key = None
     if isinstance(expr, Call) and expr.function in _FAMILY and len(expr.args) == 1:
-        _, key = next(keys)
-    new = with_children(expr, [_given(c, keys, given) for c in children(expr)])
+        _, key, _ = next(calls)
+    new = with_children(expr, [_given(c, calls, given) for c in children(expr)])
     if key not in given:
         return new
     exponential, logarithm = given[key]

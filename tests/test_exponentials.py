@@ -61,12 +61,8 @@ def test_the_printed_forms_give_the_helpers_bits(helper: str, negated: bool):
         assert _bits(got) == _bits(want), (helper, value, got, want)
 
 
-def _name(wanted: str, n: int) -> str:
-    return wanted if n == 0 else f"{wanted}_{n}"
-
-
 def _share(*statements: Statement):
-    shared = share_exponentials(list(statements), _name)
+    shared = share_exponentials(list(statements), lambda wanted: wanted)
     return list(shared.statements), [
         [(s.target, MATH.code(s.value)) for s, _ in before] for before in shared.before
     ]

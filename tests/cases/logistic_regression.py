@@ -53,15 +53,14 @@ def _sum_to(
     of `like` (an input); a gradient of the output's shape goes into `out` if given
     (a spare array of that shape), and is copied if `copy` (an array the caller
     holds)."""
+    number = type(like) is float or type(like) is int
     if type(gradient) is np.ndarray and gradient.shape == out_shape:  # the usual
-        kind = type(like)
-        if kind is float or kind is int:  # a number's gradient: one sum
+        if number:  # the gradient of a number: one sum (add.reduce: sum() less 0.3 µs)
             return _times(np.add.reduce(gradient, axis=None), scale)
-        if kind is np.ndarray and like.shape == out_shape and out_shape:
+        if type(like) is np.ndarray and like.shape == out_shape and out_shape:
             if scale != 1.0:
                 return np.multiply(gradient, scale, out)
             return gradient.copy() if copy else gradient
-    number = type(like) is float or type(like) is int
     shape = () if number else np.shape(like)
     gradient = np.asarray(gradient)
     if gradient.shape != out_shape:
@@ -140,15 +139,14 @@ def _reusable(*inputs: ArrayLike) -> bool:
     type, and one that is no longer needed can take a new result in place."""
     shape = dtype = None
     for value in inputs:
-        if type(value) is float:
+        kind = type(value)
+        if kind is float or kind is int:
             continue
-        if type(value) is not np.ndarray:
-            if type(value) is int:
-                continue
+        if kind is not np.ndarray:
             return False
         if dtype is None:
             shape, dtype = value.shape, value.dtype
-        elif value.shape != shape or value.dtype is not dtype and value.dtype != dtype:
+        elif value.shape != shape or value.dtype != dtype:
             return False
     return dtype is None or dtype.kind == "f"
 
