@@ -177,7 +177,6 @@ def _render(
     reductions = [g.value for g in scaled.gradients if g.value is not None]
     reductions += [e for pair in fused.values() for e in pair]
     swept = [step.value for step, _ in steps] + reductions
-    reuse = namer.fresh("reuse")
     forward_lines = _forward_lines(program, ())
     reverse_lines = _reverse_lines(program, steps, scaled.folded, backend)
     body_lines = _forward_lines(swept_program, swept) + reverse_lines
@@ -187,7 +186,7 @@ def _render(
         forward_lines = _shared_exponentials(forward_lines, forward_names, backend)
         body_lines = _shared_exponentials(body_lines, sweep_names, backend)
     forward = _print_body(
-        forward_lines, program, [program.output.name], backend, reuse, forward_names
+        forward_lines, program, [program.output.name], backend, "forward", forward_names
     )
     if numpy:
         shape = namer.fresh("out_shape")
@@ -225,7 +224,7 @@ def _render(
     kept = [program.output.name]
     kept += [line.field.target for line in body_lines if line.field]
     forward_and_sweep = _print_body(
-        body_lines, program, kept, backend, reuse, sweep_names
+        body_lines, program, kept, backend, "value_and_grad", sweep_names
     )
     used = [
         line.statement.value
@@ -237,8 +236,12 @@ def _render(
         helpers += [_helper_source("numpy", h) for h in ("_sum_to", "_times")]
     if fused:
         helpers.append(_helper_source("numpy", "_sum_product"))
-    if any(f"{reuse} = _reusable(" in line for line in forward + forward_and_sweep):
-        helpers += [_helper_source("numpy", h) for h in ("_reusable", "_spare")]
+    blocked = any("= _array_size(" in line for line in forward + forward_and_sweep)
+    if blocked:
+        helpers += [
+            _helper_source("numpy", h)
+            for h in ("_array_size", "_BLOCK", "_in_blocks", "_spare")
+        ]
     usual = "np" if numpy else "math"  # how templates/helpers_*.py name the module
     preformatted: list[str] = []  # formatted apart from the rest (_spliced)
     if backend.alias == usual:
@@ -274,6 +277,7 @@ def _render(
         forward=[_body_placeholder(0)],
         forward_and_sweep=[_body_placeholder(1)],
         imports_module=imports_module,
+        blocked=numpy and blocked,
         gradients=", ".join(gradients),
     )
     return text, preformatted, [forward, forward_and_sweep]
@@ -407,12 +411,12 @@ def _print_body(
     program: Program,
     kept: Sequence[str],
     backend: Backend,
-    reuse: str,
+    function: str,
     fresh: Callable[[str], str],
 ) -> list[str]:
-    """The lines of a function body as Python, results written into arrays no
-    longer needed where memory.plan finds them (numpy); `fresh` names the values
-    memory.unnest adds (_names_per_body)."""
+    """The lines of the body of `function` as Python, results written into arrays
+    no longer needed where memory.plan finds them (numpy); `fresh` names the values
+    memory.unnest adds (_names_per_body), and `size` and `reuse`."""
     if backend.name == "numpy":  # one array per statement (memory.unnest)
         lines = [
             chained
@@ -428,12 +432,16 @@ def _print_body(
             kept,
             lambda expr: backend.code_into(expr, "_") is not None,
         )
+    size, reuse = fresh("size"), fresh("reuse")
     printed: list[str] = []
-    if any(into):
+    if any(into):  # temporaries: large arrays are taken in blocks that fit the cache
         arguments = ", ".join(s.name for s in program.inputs)
-        printed.append(
-            f"{reuse} = _reusable({arguments})  # may results go into spare arrays?"
-        )
+        printed += [
+            f"{size} = _array_size({arguments})  # per array input; 0: they differ",
+            f"if {size} > _BLOCK:  # large: run on blocks that stay in the cache",
+            f"    return _in_blocks({function}, {arguments})",
+            f"{reuse} = {size} > 0  # may results go into spare arrays?",
+        ]
     index = 0
     for line in lines:
         if line.statement is None:
@@ -679,10 +687,14 @@ def _helper_sources(backend: str) -> dict[str, str]:
     text = path.read_text(encoding="utf-8")
     lines = text.splitlines(keepends=True)
     # by line numbers: ast.get_source_segment splits the whole text on every call
-    return {
-        node.name: "".join(lines[node.lineno - 1 : node.end_lineno]).rstrip("\n")
+    named = {  # the functions, and constants (`_BLOCK = 16384  # ...`)
+        node.name if isinstance(node, ast.FunctionDef) else node.targets[0].id: node
         for node in ast.parse(text).body
-        if isinstance(node, ast.FunctionDef)
+        if isinstance(node, ast.FunctionDef | ast.Assign)
+    }
+    return {
+        name: "".join(lines[node.lineno - 1 : node.end_lineno]).rstrip("\n")
+        for name, node in named.items()
     }
 
 

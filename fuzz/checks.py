@@ -8,9 +8,9 @@ import signal
 from collections.abc import Iterator
 
 # What a generated module may import: its backend, and the typing names it annotates
-# with (`NamedTuple`, numpy's `ArrayLike`).
+# with (`NamedTuple`, `Any`, `Callable`, numpy's `ArrayLike`).
 ALLOWED_IMPORTS = {
-    "numpy": {"numpy", "numpy.typing", "typing"},
+    "numpy": {"numpy", "numpy.typing", "typing", "collections.abc"},
     "math": {"math", "typing"},
 }
 

@@ -169,7 +169,7 @@ _LINE = re.compile(r"\(line \d+\)$")
 def test_module_shape(path: Path):
     text = path.read_text()
     tree = ast.parse(text)
-    # no global state: imports, __all__, functions and the Gradients class
+    # no global state: imports, __all__, constants, functions and the Gradients class
     for node in tree.body:
         match node:
             case ast.Expr(value=ast.Constant(value=str())):
@@ -178,6 +178,8 @@ def test_module_shape(path: Path):
                 pass
             case ast.Assign(targets=[ast.Name(id="__all__")]):
                 pass
+            case ast.Assign(targets=[ast.Name(id=name)], value=ast.Constant()):
+                assert name.lstrip("_").isupper(), "a constant, named as one"
             case _:
                 raise AssertionError(f"module-level statement: {ast.unparse(node)}")
     docstring = ast.get_docstring(tree)
@@ -208,7 +210,10 @@ def test_each_statement_points_to_its_equation(path: Path):
             first = lines[statement.lineno - 1]
             before = [c.strip() for c in lines[function.lineno : statement.lineno - 1]]
             target = _target(statement)
-            if "= _reusable(" in first:  # whether results may go into spare arrays
+            if "= _array_size(" in first or re.match(r"\s*reuse = ", first):
+                continue  # whether results may go into spare arrays
+            if re.match(r"\s*if size > _BLOCK:", first):  # large: in blocks
+                assert "return _in_blocks(" in lines[statement.lineno], first
                 continue
             if re.match(r"\s*out_shape = ", first):  # the gradients' starting point
                 continue

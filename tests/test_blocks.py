@@ -1,0 +1,151 @@
+"""Large arrays run in blocks (`_in_blocks` in templates/helpers_numpy.py): the same
+numbers as one pass over the whole arrays, shaped and typed as the inputs."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ROOT, compile_source, import_module_text
+
+SAMPLES = sorted((ROOT / "samples").glob("*.md"))
+SEED = ROOT / "tests" / "seed" / "backprop.md"
+
+
+def _module(path: Path, tmp_path: Path):
+    return import_module_text(compile_source(path), tmp_path)
+
+
+def _inputs(module, size: int | tuple, numbers: bool, dtype=np.float64, seed=0):
+    """Random inputs for every parameter of `module.forward`: arrays of `size`, or,
+    if `numbers`, every other one a Python float (the first among them)."""
+    rng = np.random.default_rng(seed)
+    names = list(inspect.signature(module.forward).parameters)
+    return {
+        name: (
+            float(rng.normal())
+            if numbers and i % 2 == 0
+            else rng.normal(size=size).astype(dtype)
+        )
+        for i, name in enumerate(names)
+    }
+
+
+def _in_one_pass(module, monkeypatch, function: str, inputs: dict):
+    with monkeypatch.context() as patch:
+        patch.setattr(module, "_BLOCK", 10**9)  # no input is that large
+        return getattr(module, function)(**inputs)
+
+
+def _assert_same(blocked, whole, rtol: float) -> None:
+    """Elementwise results bit for bit; a number's gradient, a sum, up to rounding."""
+    assert type(blocked) is type(whole)
+    assert np.shape(blocked) == np.shape(whole)
+    assert np.result_type(blocked) == np.result_type(whole)
+    if np.ndim(whole) == 0:
+        np.testing.assert_allclose(blocked, whole, rtol=rtol, atol=0)
+    else:
+        np.testing.assert_array_equal(blocked, whole)
+
+
+@pytest.mark.parametrize("numbers", [True, False], ids=["numbers", "arrays"])
+@pytest.mark.parametrize("path", [SEED, *SAMPLES], ids=lambda p: p.stem)
+def test_blocks_give_what_one_pass_gives(path, numbers, tmp_path, monkeypatch):
+    module = _module(path, tmp_path)
+    size = 3 * module._BLOCK + 1  # four blocks, one element longer than the rest
+    inputs = _inputs(module, size, numbers)
+    value, gradients = module.value_and_grad(**inputs)
+    whole_value, whole_gradients = _in_one_pass(
+        module, monkeypatch, "value_and_grad", inputs
+    )
+    _assert_same(value, whole_value, 0)
+    assert type(gradients) is module.Gradients
+    for got, want in zip(gradients, whole_gradients, strict=True):
+        _assert_same(got, want, 1e-12)
+    _assert_same(module.forward(**inputs), whole_value, 0)
+
+
+def test_the_seed_in_blocks_against_its_closed_form(tmp_path):
+    module = _module(SEED, tmp_path)
+    rng = np.random.default_rng(1)
+    x, y_star = rng.normal(size=(2, 100_003))
+    w, b = 0.3, -0.1
+    value, gradients = module.value_and_grad(w=w, x=x, b=b, y_star=y_star)
+    y = np.exp(w * x + b)
+    np.testing.assert_allclose(value, (y - y_star) ** 2, rtol=1e-14)
+    d_v = 2 * (y - y_star) * y
+    np.testing.assert_allclose(gradients.w, np.sum(d_v * x), rtol=1e-12)
+    np.testing.assert_allclose(gradients.b, np.sum(d_v), rtol=1e-12)
+    np.testing.assert_allclose(gradients.x, d_v * w, rtol=1e-14)
+    np.testing.assert_allclose(gradients.y_star, -2 * (y - y_star), rtol=1e-14)
+
+
+@pytest.mark.parametrize(
+    "layout", ["2-d", "float32", "fortran order", "strided"], ids=str
+)
+def test_blocks_keep_the_inputs_shape_and_type(layout, tmp_path, monkeypatch):
+    module = _module(SEED, tmp_path)
+    dtype = np.float32 if layout == "float32" else np.float64
+    shape = (301, 200) if layout in ("2-d", "fortran order") else 60_001
+    inputs = _inputs(module, shape, numbers=True, dtype=dtype)
+    if layout == "fortran order":
+        inputs = {k: np.asfortranarray(v) for k, v in inputs.items()}
+    if layout == "strided":  # every other element of a longer array
+        inputs = {
+            k: np.repeat(v, 2)[::2] if isinstance(v, np.ndarray) else v
+            for k, v in inputs.items()
+        }
+    value, gradients = module.value_and_grad(**inputs)
+    assert value.shape == np.shape(inputs["x"]) and value.dtype == dtype
+    whole_value, whole_gradients = _in_one_pass(
+        module, monkeypatch, "value_and_grad", inputs
+    )
+    _assert_same(value, whole_value, 0)
+    for got, want in zip(gradients, whole_gradients, strict=True):
+        _assert_same(got, want, 1e-5 if dtype == np.float32 else 1e-12)
+    assert gradients.x.shape == np.shape(inputs["x"])
+    assert gradients.x.dtype == gradients.w.dtype == dtype
+
+
+def test_blocks_leave_the_inputs_alone_and_hand_out_arrays_of_their_own(tmp_path):
+    module = _module(SAMPLES[-1], tmp_path)  # two_layer_tanh: three array inputs
+    inputs = _inputs(module, 2 * module._BLOCK + 5, numbers=True)
+    copies = {k: np.copy(v) for k, v in inputs.items()}
+    value, gradients = module.value_and_grad(**inputs)
+    assert all(np.array_equal(inputs[k], copies[k]) for k in inputs)
+    results = [value, *(g for g in gradients if isinstance(g, np.ndarray))]
+    assert len(results) > 2
+    for i, result in enumerate(results):
+        assert not any(np.shares_memory(result, v) for v in inputs.values())
+        assert not any(np.shares_memory(result, r) for r in results[i + 1 :])
+
+
+def test_large_arrays_that_broadcast_are_taken_whole(tmp_path):
+    module = _module(SEED, tmp_path)
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=50_000)
+    y_star = np.array([0.5])  # shape (1,): it broadcasts, so no blocks
+    assert module._array_size(0.3, x, -0.1, y_star) == 0
+    value, gradients = module.value_and_grad(w=0.3, x=x, b=-0.1, y_star=y_star)
+    full = np.full_like(x, 0.5)
+    want_value, want = module.value_and_grad(w=0.3, x=x, b=-0.1, y_star=full)
+    np.testing.assert_array_equal(value, want_value)
+    assert gradients.y_star.shape == (1,)
+    np.testing.assert_allclose(gradients.y_star, [want.y_star.sum()], rtol=1e-12)
+    np.testing.assert_array_equal(gradients.x, want.x)
+
+
+def test_array_size_says_when_arrays_share_a_shape_and_a_float_type(tmp_path):
+    module = _module(SEED, tmp_path)
+    size = module._array_size
+    a, b = np.zeros(7), np.ones(7)
+    assert size(a, 1.5, b, 2) == 7
+    assert size(1.5, 2) == 1  # numbers only: one element
+    assert size(a, np.zeros(6)) == 0  # shapes differ
+    assert size(a, np.zeros(7, np.float32)) == 0  # float types differ
+    assert size(np.arange(7), 1.0) == 0  # integers: results would be new arrays
+    assert size(a, np.float64(1.0)) == 0  # a numpy scalar is not a Python number
+    assert size(a, True) == 0
+    assert size(np.zeros((3, 4)), np.ones((3, 4))) == 12
