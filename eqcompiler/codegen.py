@@ -27,7 +27,7 @@ from .adjoint import Backward, Step, reverse
 from .algebra import ZERO, mul
 from .backends import Backend, float_literal
 from .ir import Call, Expr, Mul, Num, Program, Sym, symbols, walk
-from .memory import Statement, plan, unnest
+from .memory import Statement, place, unnest
 from .names import Namer
 from .resources import data_dir
 from .scale import Gradient, scale
@@ -415,23 +415,11 @@ def _print_body(
     fresh: Callable[[str], str],
 ) -> list[str]:
     """The lines of the body of `function` as Python, results written into arrays
-    no longer needed where memory.plan finds them (numpy); `fresh` names the values
+    no longer needed where memory.place finds them (numpy); `fresh` names the values
     memory.unnest adds (_names_per_body), and `size` and `reuse`."""
-    if backend.name == "numpy":  # one array per statement (memory.unnest)
-        lines = [
-            chained
-            for line in lines
-            for chained in _unnested(line, backend.ufunc_operands, fresh)
-        ]
-    statements = [line.statement for line in lines if line.statement is not None]
-    into: Sequence[str | None] = [None] * len(statements)
-    if backend.name == "numpy":  # which spare array each result may go into
-        into = plan(
-            statements,
-            [s.name for s in program.inputs],
-            kept,
-            lambda expr: backend.code_into(expr, "_") is not None,
-        )
+    into: Sequence[str | None] = [None] * sum(1 for ln in lines if ln.statement)
+    if backend.name == "numpy":  # one array per statement, and where each goes
+        lines, into = _placed(lines, program, kept, backend, fresh)
     size, reuse = fresh("size"), fresh("reuse")
     printed: list[str] = []
     if any(into):  # temporaries: large arrays are taken in blocks that fit the cache
@@ -465,19 +453,53 @@ def _print_body(
     return printed
 
 
-def _unnested(
-    line: _Line,
-    operands: Callable[[Expr], Sequence[Expr] | None],
+def _placed(
+    lines: Sequence[_Line],
+    program: Program,
+    kept: Sequence[str],
+    backend: Backend,
     fresh: Callable[[str], str],
-) -> list[_Line]:
-    """The line as one statement per numpy operation (memory.unnest). An equation's
-    comment heads its statements; a backward step's ("times 2") goes on the last,
-    which holds the step's value."""
-    if line.statement is None or line.field is not None:
-        return [line]
-    chain = unnest(line.statement, operands, fresh)
+) -> tuple[list[_Line], Sequence[str | None]]:
+    """The lines as one statement per numpy operation (memory.unnest), and the
+    spare array each statement's result may go into (memory.place)."""
+    chains = [
+        (
+            [line.statement]
+            if line.statement is None or line.field is not None
+            else unnest(line.statement, backend.ufunc_operands, fresh)
+        )
+        for line in lines
+    ]
+    statements = [s for chain in chains for s in chain if s is not None]
+    terms = {
+        s.target
+        for line, chain in zip(lines, chains, strict=True)
+        for s in chain
+        if s is not None and s.target != line.statement.target
+    }
+    placed, into = place(
+        statements,
+        [s.name for s in program.inputs],
+        kept,
+        lambda expr: backend.code_into(expr, "_") is not None,
+        terms,
+    )
+    kept_into = [spare for s, spare in zip(placed, into, strict=True) if s is not None]
+    result: list[_Line] = []
+    stays = iter(placed)
+    for line, chain in zip(lines, chains, strict=True):
+        if line.statement is None:
+            result.append(line)
+            continue
+        result += _chain_lines(line, [s for s in (next(stays) for _ in chain) if s])
+    return result, kept_into
+
+
+def _chain_lines(line: _Line, chain: Sequence[Statement]) -> list[_Line]:
+    """A line's statements as lines. An equation's comment heads its statements; a
+    backward step's ("times 2") goes on the last, which holds the step's value."""
     if len(chain) == 1:
-        return [line]
+        return [replace(line, statement=chain[0])]
     lines = [_Line(statement) for statement in chain]
     if line.comment.startswith("# times "):
         lines[-1] = replace(lines[-1], comment=line.comment)

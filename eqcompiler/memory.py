@@ -45,13 +45,15 @@ def unnest(
     the first operand with an array of its own becomes the statement before. The
     values are the same: each operation still runs once, on the same operands.
 
-    When the target is among the names read (`d_x = d_x - d_y * (s (1 - s))`), the
-    first operand that is itself a chain of two or more operations gets a name of
-    its own from `fresh` (`d_x_term = 1 - s`, ..., then `d_x = d_x - d_x_term`);
-    without `fresh` such a statement is left as it is.
+    With `fresh`, every other operand that is an operation gets a name of its own,
+    a term, computed just before (`z_term = w_2 * x_2`, then `z = z + z_term`), so
+    that plan may give its result a spare array too; `place` puts a term that gets
+    none back where it was. A statement that reads its own target cannot chain on
+    it (`d_x = d_x - d_y * (s (1 - s))`): all its operands become terms. Without
+    `fresh`, those operands stay nested, and such a statement is left as it is.
     """
     if statement.target in {s.name for s in symbols(statement.value)}:
-        return _unnest_operand(statement, operands, fresh)
+        return [statement] if fresh is None else _with_terms(statement, operands, fresh)
     chain: list[Statement] = []
     value = statement.value
     while True:
@@ -60,40 +62,78 @@ def unnest(
         )
         if inner is None:
             break
-        chain.append(Statement(statement.target, _replaced(value, inner, statement)))
+        replaced = _replaced(value, {id(inner): statement.target})
+        chain.append(Statement(statement.target, replaced))
         value = inner
     chain.append(Statement(statement.target, value))
-    return chain[::-1]
+    if fresh is None:
+        return chain[::-1]
+    return [s for link in reversed(chain) for s in _with_terms(link, operands, fresh)]
 
 
-def _unnest_operand(
+def _with_terms(
     statement: Statement,
     operands: Callable[[Expr], Sequence[Expr] | None],
-    fresh: Callable[[str], str] | None,
+    fresh: Callable[[str], str],
 ) -> list[Statement]:
-    """A statement reading its own target, with its first nested operand chained
-    on a name of its own (see unnest)."""
-    if fresh is None:
-        return [statement]
+    """The statement's operands that are operations, each unnested on a term of its
+    own, then the statement reading the terms (see unnest)."""
+    before: list[Statement] = []
+    names: dict[int, str] = {}  # operand (by identity) -> its term
     for operand in operands(statement.value) or ():
-        if not (_fresh(operand) and symbols(operand)):
+        if id(operand) in names or not (_fresh(operand) and symbols(operand)):
             continue
-        inner = operands(operand)
-        if not any(_fresh(e) and symbols(e) for e in inner or ()):
-            continue  # one operation: a name of its own saves no array
-        name = fresh(f"{statement.target}_term")
-        term = Statement(name, operand)
-        rest = Statement(statement.target, _replaced(statement.value, operand, term))
-        return unnest(term, operands, fresh) + [rest]
-    return [statement]
+        term = Statement(fresh(f"{statement.target}_term"), operand)
+        before += unnest(term, operands, fresh)
+        names[id(operand)] = term.target
+    if not names:
+        return [statement]
+    return before + [Statement(statement.target, _replaced(statement.value, names))]
 
 
-def _replaced(expr: Expr, old: Expr, statement: Statement) -> Expr:
-    """`expr` with the node `old` (the same object) read from the statement's
-    target."""
-    if expr is old:
-        return Sym(statement.target)
-    return with_children(expr, [_replaced(c, old, statement) for c in children(expr)])
+def _replaced(expr: Expr, names: dict[int, str]) -> Expr:
+    """`expr` with each node in `names` (by identity) read from its name there."""
+    if id(expr) in names:
+        return Sym(names[id(expr)])
+    return with_children(expr, [_replaced(c, names) for c in children(expr)])
+
+
+def place(
+    statements: Sequence[Statement],
+    inputs: Collection[str],
+    kept: Collection[str],
+    writes_into: Callable[[Expr], bool],
+    terms: Collection[str],
+) -> tuple[list[Statement | None], tuple[str | None, ...]]:
+    """plan, then each of `terms` (names unnest gave operands) that is one
+    operation, got no spare array and whose array no later statement takes, put
+    back into the statement that reads it: on a line of its own it makes the same
+    array. Returns the statements, None for those put back, and plan's choices
+    (the same for every statement that stays: a term put back held no array any
+    other statement names)."""
+    into, taken = _plan(statements, inputs, kept, writes_into)
+    assigned: dict[str, int] = {}
+    for statement in statements:
+        assigned[statement.target] = assigned.get(statement.target, 0) + 1
+    back: dict[str, Expr] = {}  # term -> its value, in the statement that reads it
+    placed: list[Statement | None] = []
+    for index, statement in enumerate(statements):
+        if back and any(s.name in back for s in symbols(statement.value)):
+            statement = Statement(statement.target, _put_back(statement.value, back))
+        target = statement.target
+        alone = target in terms and assigned[target] == 1  # a term, one operation
+        if alone and into[index] is None and not taken[index]:
+            back[target] = statement.value
+            placed.append(None)
+        else:
+            placed.append(statement)
+    return placed, into
+
+
+def _put_back(expr: Expr, values: dict[str, Expr]) -> Expr:
+    if isinstance(expr, Sym) and expr.name in values:
+        return values[expr.name]
+    return with_children(expr, [_put_back(c, values) for c in children(expr)])
 
 
 def plan(
@@ -108,7 +148,20 @@ def plan(
     (returned); `writes_into` tells whether a right side's outermost operation can
     take `out=`. None where no array is free or the statement cannot write.
     """
+    return _plan(statements, inputs, kept, writes_into)[0]
+
+
+def _plan(
+    statements: Sequence[Statement],
+    inputs: Collection[str],
+    kept: Collection[str],
+    writes_into: Callable[[Expr], bool],
+) -> tuple[tuple[str | None, ...], list[bool]]:
+    """plan's choices, and for each statement whether a later one writes into the
+    array it made."""
     values, reads, last_read = _values(statements, inputs, kept)
+    made_by: dict[int, int] = {}  # array -> the statement that made it
+    taken = [False] * len(statements)
     released: dict[int, list[int]] = {}  # statement index -> values free from there
     for value, index in last_read.items():
         released.setdefault(index, []).append(value)
@@ -136,14 +189,17 @@ def plan(
                     del free[last]
             if chosen is not None:
                 del free[chosen]
+                taken[made_by[chosen]] = True
         result.append(None if chosen is None else names[chosen][-1])
         if statement.target in bound:  # the name leaves its old array
             names[bound.pop(statement.target)].remove(statement.target)
         if value is not None:
+            if chosen is None:
+                made_by[value] = index
             array = array_of.setdefault(value, value if chosen is None else chosen)
             names.setdefault(array, []).append(statement.target)
             bound[statement.target] = array
-    return tuple(result)
+    return tuple(result), taken
 
 
 def _fresh(expr: Expr) -> bool:

@@ -232,17 +232,19 @@ def forward(
     reuse = size > 0  # may results go into spare arrays?
     # a_1 = w_{11} x_1 + w_{12} x_2 + b_1 (line 13)
     a_1 = w_11 * x_1
-    a_1 = np.add(a_1, w_12 * x_2, out=_spare(a_1, reuse))
+    a_1_term = w_12 * x_2
+    a_1 = np.add(a_1, a_1_term, out=_spare(a_1, reuse))
     a_1 = np.add(a_1, b_1, out=_spare(a_1, reuse))
     # a_2 = w_{21} x_1 + w_{22} x_2 + b_2 (line 14)
-    a_2 = w_21 * x_1
+    a_2 = np.multiply(w_21, x_1, out=_spare(a_1_term, reuse))
     a_2 = np.add(a_2, w_22 * x_2, out=_spare(a_2, reuse))
     a_2 = np.add(a_2, b_2, out=_spare(a_2, reuse))
     h_1 = np.tanh(a_1, out=_spare(a_1, reuse))  # h_1 = \tanh(a_1) (line 19)
     h_2 = np.tanh(a_2, out=_spare(a_2, reuse))  # h_2 = \tanh(a_2) (line 19)
     # \hat{y} = v_1 h_1 + v_2 h_2 + c (line 23)
     y_hat = np.multiply(v_1, h_1, out=_spare(h_1, reuse))
-    y_hat = np.add(y_hat, v_2 * h_2, out=_spare(y_hat, reuse))
+    y_hat_term = np.multiply(v_2, h_2, out=_spare(h_2, reuse))
+    y_hat = np.add(y_hat, y_hat_term, out=_spare(y_hat, reuse))
     y_hat = np.add(y_hat, c, out=_spare(y_hat, reuse))
     # E = \frac{1}{2}\left(\hat{y} - y\right)^{2} (line 25)
     E = (y_hat - y) ** 2
@@ -293,17 +295,20 @@ def value_and_grad(
     reuse = size > 0  # may results go into spare arrays?
     # a_1 = w_{11} x_1 + w_{12} x_2 + b_1 (line 13)
     a_1 = w_11 * x_1
-    a_1 = np.add(a_1, w_12 * x_2, out=_spare(a_1, reuse))
+    a_1_term = w_12 * x_2
+    a_1 = np.add(a_1, a_1_term, out=_spare(a_1, reuse))
     a_1 = np.add(a_1, b_1, out=_spare(a_1, reuse))
     # a_2 = w_{21} x_1 + w_{22} x_2 + b_2 (line 14)
-    a_2 = w_21 * x_1
-    a_2 = np.add(a_2, w_22 * x_2, out=_spare(a_2, reuse))
+    a_2 = np.multiply(w_21, x_1, out=_spare(a_1_term, reuse))
+    a_2_term = w_22 * x_2
+    a_2 = np.add(a_2, a_2_term, out=_spare(a_2, reuse))
     a_2 = np.add(a_2, b_2, out=_spare(a_2, reuse))
     h_1 = np.tanh(a_1, out=_spare(a_1, reuse))  # h_1 = \tanh(a_1) (line 19)
     h_2 = np.tanh(a_2, out=_spare(a_2, reuse))  # h_2 = \tanh(a_2) (line 19)
     # \hat{y} = v_1 h_1 + v_2 h_2 + c (line 23)
-    y_hat = v_1 * h_1
-    y_hat = np.add(y_hat, v_2 * h_2, out=_spare(y_hat, reuse))
+    y_hat = np.multiply(v_1, h_1, out=_spare(a_2_term, reuse))
+    y_hat_term = v_2 * h_2
+    y_hat = np.add(y_hat, y_hat_term, out=_spare(y_hat, reuse))
     y_hat = np.add(y_hat, c, out=_spare(y_hat, reuse))
     # E = \frac{1}{2}\left(\hat{y} - y\right)^{2} (line 25)
     y_hat_minus_y = np.subtract(y_hat, y, out=_spare(y_hat, reuse))
@@ -316,7 +321,7 @@ def value_and_grad(
     # d_y_hat is y_hat_minus_y
     # d_y is -y_hat_minus_y
     # from \hat{y} = v_1 h_1 + v_2 h_2 + c (line 23)
-    d_h_1 = y_hat_minus_y * v_1
+    d_h_1 = np.multiply(y_hat_minus_y, v_1, out=_spare(y_hat_term, reuse))
     d_h_2 = y_hat_minus_y * v_2
     grad_c = _sum_to(y_hat_minus_y, c, out_shape)
     grad_y = _sum_to(y_hat_minus_y, y, out_shape, -1.0)
@@ -337,10 +342,12 @@ def value_and_grad(
     grad_w_22 = _sum_product(d_a_2, x_2, w_22, out_shape)
     grad_b_2 = _sum_to(d_a_2, b_2, out_shape)
     # from a_1 = w_{11} x_1 + w_{12} x_2 + b_1 (line 13)
-    d_x_1 = np.add(d_x_1, d_a_1 * w_11, out=_spare(d_x_1, reuse))
+    d_x_1_term = d_a_1 * w_11
+    d_x_1 = np.add(d_x_1, d_x_1_term, out=_spare(d_x_1, reuse))
     grad_x_1 = _sum_to(d_x_1, x_1, out_shape)
-    d_x_2 = np.add(d_x_2, d_a_1 * w_12, out=_spare(d_x_2, reuse))
-    grad_w_11 = _sum_product(d_a_1, x_1, w_11, out_shape)
+    d_x_2_term = np.multiply(d_a_1, w_12, out=_spare(d_x_1_term, reuse))
+    d_x_2 = np.add(d_x_2, d_x_2_term, out=_spare(d_x_2, reuse))
+    grad_w_11 = _sum_product(d_a_1, x_1, w_11, out_shape, out=_spare(d_x_2_term, reuse))
     grad_w_12 = _sum_product(d_a_1, x_2, w_12, out_shape)
     grad_b_1 = _sum_to(d_a_1, b_1, out_shape)
     grad_x_2 = _sum_to(d_x_2, x_2, out_shape)

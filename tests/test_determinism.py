@@ -223,10 +223,13 @@ def test_each_statement_points_to_its_equation(path: Path):
             if not any(c.startswith("# Backward sweep") for c in before):
                 # a forward statement: its equation on its line or just above it,
                 # or it continues the statements on its target that follow one
-                # (`z = w_1 * x_1`, then `z = np.add(z, w_2 * x_2, out=...)`)
+                # (`z = w_1 * x_1`, then `z = np.add(z, w_2 * x_2, out=...)`), or
+                # computes one of their operands on a term (`z_term = w_2 * x_2`)
                 cited = _LINE.search(first) or _LINE.search(before[-1])
-                assert cited or (target is not None and target == chain), first
-                chain = target
+                term = chain and target and re.fullmatch(rf"{chain}_term\w*", target)
+                assert cited or (target is not None and target == chain) or term, first
+                if not term:
+                    chain = target
             else:  # a backward step: under a "# from <equation> (line N)" comment
                 origins = [c for c in before if c.startswith("# from ")]
                 assert origins and _LINE.search(origins[-1]), first

@@ -177,7 +177,7 @@ def _stage_seconds(text: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, floa
     from eqcompiler import codegen
 
     seconds: dict[str, float] = {}
-    for name in ("reverse", "share", "scale", "plan", "_fuse_reductions"):
+    for name in ("reverse", "share", "scale", "place", "_fuse_reductions"):
         original = getattr(codegen, name)
 
         def timed(*args, _original=original, _name=name, **kwargs):

@@ -9,7 +9,7 @@ from conftest import compile_latex, import_module_text
 
 from eqcompiler.backends import NUMPY
 from eqcompiler.ir import Add, Call, Expr, Mul, Num, Pow, Sub, Sym
-from eqcompiler.memory import Statement, plan, unnest
+from eqcompiler.memory import Statement, place, plan, unnest
 
 
 def _always(expr: Expr) -> bool:
@@ -144,22 +144,97 @@ def test_unnest_leaves_alone_what_it_cannot_chain():
         assert unnest(statement, NUMPY.ufunc_operands) == [statement]
 
 
+def _names(*names: str):
+    """A `fresh` that hands out `names` in order."""
+    given = iter(names)
+    return lambda wanted: next(given)
+
+
 def test_a_statement_reading_its_target_chains_a_nested_operand_on_a_name():
     """`d_x = d_x - d_d (s (1 - s))`: the operand's three operations on `d_x_term`
-    (one array), then one subtraction; a one-operation operand stays inline."""
+    (one array), then one subtraction; a one-operation operand gets a term too."""
     d_x, d_d, sx = Sym("d_x"), Sym("d_d"), Sym("s")
-    names = iter(["d_x_term"])
-    fresh = lambda wanted: next(names)  # noqa: E731
     term = Sym("d_x_term")
     nested = s("d_x", Sub(d_x, Mul(d_d, Mul(sx, Sub(Num(1.0), sx)))))
-    assert unnest(nested, NUMPY.ufunc_operands, fresh) == [
+    assert unnest(nested, NUMPY.ufunc_operands, _names("d_x_term")) == [
         s("d_x_term", Sub(Num(1.0), sx)),
         s("d_x_term", Mul(sx, term)),
         s("d_x_term", Mul(d_d, term)),
         s("d_x", Sub(d_x, term)),
     ]
     single = s("d_x", Add(d_x, Mul(d_d, sx)))
-    assert unnest(single, NUMPY.ufunc_operands, fresh) == [single]
+    assert unnest(single, NUMPY.ufunc_operands, _names("d_x_term")) == [
+        s("d_x_term", Mul(d_d, sx)),
+        s("d_x", Add(d_x, term)),
+    ]
+
+
+def test_every_nested_operand_after_the_first_gets_a_term():
+    """`z = w_1 x_1 + w_2 x_2 + b`: the chain on z, with `w_2 x_2` on a term; an
+    operand read twice (one node) is one term."""
+    w_1, x_1, w_2, x_2, b = (Sym(n) for n in ("w_1", "x_1", "w_2", "x_2", "b"))
+    z, term = Sym("z"), Sym("z_term")
+    nested = s("z", Add(Add(Mul(w_1, x_1), Mul(w_2, x_2)), b))
+    assert unnest(nested, NUMPY.ufunc_operands, _names("z_term")) == [
+        s("z", Mul(w_1, x_1)),
+        s("z_term", Mul(w_2, x_2)),
+        s("z", Add(z, term)),
+        s("z", Add(z, b)),
+    ]
+    product = Mul(Sym("d"), w_1)  # reads the target: no chain on it
+    twice = s("d", Mul(product, product))
+    assert unnest(twice, NUMPY.ufunc_operands, _names("d_term")) == [
+        s("d_term", product),
+        s("d", Mul(Sym("d_term"), Sym("d_term"))),
+    ]
+
+
+def _place(body, inputs, kept, terms):
+    return place(body, inputs, kept, _always, terms)
+
+
+def test_a_term_that_gets_no_array_and_leaves_none_goes_back():
+    """`d_x_term` finds no free array and nothing reuses its own: written inline,
+    it makes the same array, so it goes back into `d_x = d_x + d_x_term`."""
+    x, w = Sym("x"), Sym("w")
+    body = [
+        s("d_x", Mul(w, x)),
+        s("d_x_term", Mul(x, x)),
+        s("d_x", Add(Sym("d_x"), Sym("d_x_term"))),
+    ]
+    placed, into = _place(body, ["w", "x"], ["d_x"], {"d_x_term"})
+    assert placed == [body[0], None, s("d_x", Add(Sym("d_x"), Mul(x, x)))]
+    assert into == (None, None, "d_x")
+
+
+def test_a_term_stays_where_it_takes_an_array_or_gives_one():
+    x, w = Sym("x"), Sym("w")
+    body = [
+        s("a_term", Mul(w, x)),  # a new array, which a takes
+        s("a", Add(x, Sym("a_term"))),
+        s("b_term", Mul(Sym("a"), x)),  # takes a's array
+        s("b", Add(x, Sym("b_term"))),
+    ]
+    placed, into = _place(body, ["w", "x"], ["b"], {"a_term", "b_term"})
+    assert placed == body
+    assert (
+        into
+        == plan(body, ["w", "x"], ["b"], _always)
+        == (
+            None,
+            "a_term",
+            "a",
+            "b_term",
+        )
+    )
+    # a term of more than one operation (assigned twice) never goes back
+    chained = [
+        s("t", Mul(x, x)),
+        s("t", Mul(w, Sym("t"))),
+        s("y", Add(x, Sym("t"))),
+    ]
+    placed, _ = _place(chained, ["w", "x"], ["y"], {"t"})
+    assert placed == chained
 
 
 def test_an_accumulation_with_a_nested_term_keeps_its_numbers(tmp_path):

@@ -226,13 +226,16 @@ def forward(
     reuse = size > 0  # may results go into spare arrays?
     # z = w_1 x_1 + w_2 x_2 + b (line 17)
     z = w_1 * x_1
-    z = np.add(z, w_2 * x_2, out=_spare(z, reuse))
+    z_term = w_2 * x_2
+    z = np.add(z, z_term, out=_spare(z, reuse))
     z = np.add(z, b, out=_spare(z, reuse))
     # not needed here: p = \sigma(z) (line 21)
     # L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
     L = _softplus(-z)
     L = np.multiply(y, L, out=_spare(L, reuse))
-    L = np.add(L, (1 - y) * _softplus(z), out=_spare(L, reuse))
+    L_term = np.subtract(1, y, out=_spare(z_term, reuse))
+    L_term = np.multiply(L_term, _softplus(z), out=_spare(L_term, reuse))
+    L = np.add(L, L_term, out=_spare(L, reuse))
     return L
 
 
@@ -263,23 +266,28 @@ def value_and_grad(
     reuse = size > 0  # may results go into spare arrays?
     # z = w_1 x_1 + w_2 x_2 + b (line 17)
     z = w_1 * x_1
-    z = np.add(z, w_2 * x_2, out=_spare(z, reuse))
+    z_term = w_2 * x_2
+    z = np.add(z, z_term, out=_spare(z, reuse))
     z = np.add(z, b, out=_spare(z, reuse))
     p = _sigmoid(z)  # p = \sigma(z) (line 21)
-    t = -z  # L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
+    # L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
+    t = np.negative(z, out=_spare(z_term, reuse))
     t_1 = 1 - y  # L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
     # L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
     L = _softplus(t)
     L = np.multiply(y, L, out=_spare(L, reuse))
-    L = np.add(L, t_1 * _softplus(z), out=_spare(L, reuse))
+    L_term = _softplus(z)
+    L_term = np.multiply(t_1, L_term, out=_spare(L_term, reuse))
+    L = np.add(L, L_term, out=_spare(L, reuse))
     out_shape = np.shape(L)
     # Backward sweep: d_x is the derivative of sum(L) with respect to x; where
     # a line says "times -1", the derivative is -1 * d_x: the gradients apply the -1.
     # from L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
     d_z = _sigmoid(t)
     d_z = np.multiply(y, d_z, out=_spare(d_z, reuse))  # times -1
-    d_z = np.subtract(d_z, t_1 * p, out=_spare(d_z, reuse))  # times -1
-    grad_w_1 = _sum_product(d_z, x_1, w_1, out_shape, -1.0, out=_spare(t_1, reuse))
+    d_z_term = np.multiply(t_1, p, out=_spare(t_1, reuse))
+    d_z = np.subtract(d_z, d_z_term, out=_spare(d_z, reuse))  # times -1
+    grad_w_1 = _sum_product(d_z, x_1, w_1, out_shape, -1.0, out=_spare(d_z_term, reuse))
     grad_w_2 = _sum_product(d_z, x_2, w_2, out_shape, -1.0, out=_spare(p, reuse))
     grad_b = _sum_to(d_z, b, out_shape, -1.0, out=_spare(d_z, reuse))
     return L, Gradients(grad_w_1, grad_w_2, grad_b)
