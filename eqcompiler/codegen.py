@@ -240,7 +240,7 @@ def _render(
     if blocked:
         helpers += [
             _helper_source("numpy", h)
-            for h in ("_array_size", "_BLOCK", "_in_blocks", "_spare")
+            for h in ("_array_size", "_LARGE", "_BLOCK", "_in_blocks", "_spare")
         ]
     usual = "np" if numpy else "math"  # how templates/helpers_*.py name the module
     preformatted: list[str] = []  # formatted apart from the rest (_spliced)
@@ -426,7 +426,7 @@ def _print_body(
         arguments = ", ".join(s.name for s in program.inputs)
         printed += [
             f"{size} = _array_size({arguments})  # per array input; 0: they differ",
-            f"if {size} > _BLOCK:  # large: run on blocks that stay in the cache",
+            f"if {size} > _LARGE:  # large: run on blocks that stay in the cache",
             f"    return _in_blocks({function}, {arguments})",
             f"{reuse} = {size} > 0  # may results go into spare arrays?",
         ]
@@ -709,7 +709,7 @@ def _helper_sources(backend: str) -> dict[str, str]:
     text = path.read_text(encoding="utf-8")
     lines = text.splitlines(keepends=True)
     # by line numbers: ast.get_source_segment splits the whole text on every call
-    named = {  # the functions, and constants (`_BLOCK = 16384  # ...`)
+    named = {  # the functions, and constants (`_BLOCK = 10_000  # ...`)
         node.name if isinstance(node, ast.FunctionDef) else node.targets[0].id: node
         for node in ast.parse(text).body
         if isinstance(node, ast.FunctionDef | ast.Assign)

@@ -155,19 +155,25 @@ def _array_size(*inputs: ArrayLike) -> int:
     return first.size if first.dtype.kind == "f" else 0
 
 
-_BLOCK = 16384  # elements: a body's arrays of this size stay in a core's cache
+_LARGE = 262_144  # elements (2**18): larger arrays run in blocks (_in_blocks)
+
+
+_BLOCK = 10_000  # elements in a block (_in_blocks)
 
 
 def _in_blocks(function: Callable, *inputs: ArrayLike) -> Any:
     """`function(*inputs)`, the module's forward or value_and_grad, computed on
     blocks of at most _BLOCK elements of the input arrays (one shape, as
-    _array_size found) and put together.
+    _array_size found, of more than _LARGE elements) and put together.
 
     Every operation is elementwise, so a block of the inputs gives the same block
-    of each result. On a block the body's temporaries stay in the cache, where a
-    pass over them is several times faster than over main memory. A result shaped
-    like the block takes its place in an array of the whole shape; the gradient of
-    a number is a sum over the output's elements, so the blocks' sums add up.
+    of each result. On a block the body's temporaries stay in the core's cache,
+    where a pass over them is several times faster than over main memory, and its
+    sums of products run on BLAS's one-thread path (_sum_product). Below _LARGE
+    elements the whole body's arrays stay in the shared cache, and blocks would
+    cost more than they save. A result shaped like the block takes its place in an
+    array of the whole shape; the gradient of a number is a sum over the output's
+    elements, so the blocks' sums add up.
     """
     first = next(value for value in inputs if type(value) is np.ndarray)
     shape, size = first.shape, first.size
@@ -221,7 +227,7 @@ def forward(
 ) -> ArrayLike:
     """Return L."""
     size = _array_size(w_1, x_1, w_2, x_2, b, y)  # per array input; 0: they differ
-    if size > _BLOCK:  # large: run on blocks that stay in the cache
+    if size > _LARGE:  # large: run on blocks that stay in the cache
         return _in_blocks(forward, w_1, x_1, w_2, x_2, b, y)
     reuse = size > 0  # may results go into spare arrays?
     # z = w_1 x_1 + w_2 x_2 + b (line 17)
@@ -261,7 +267,7 @@ def value_and_grad(
 ) -> tuple[ArrayLike, Gradients]:
     """Return L and its gradients, with one forward sweep."""
     size = _array_size(w_1, x_1, w_2, x_2, b, y)  # per array input; 0: they differ
-    if size > _BLOCK:  # large: run on blocks that stay in the cache
+    if size > _LARGE:  # large: run on blocks that stay in the cache
         return _in_blocks(value_and_grad, w_1, x_1, w_2, x_2, b, y)
     reuse = size > 0  # may results go into spare arrays?
     # z = w_1 x_1 + w_2 x_2 + b (line 17)

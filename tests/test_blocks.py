@@ -35,7 +35,7 @@ def _inputs(module, size: int | tuple, numbers: bool, dtype=np.float64, seed=0):
 
 def _in_one_pass(module, monkeypatch, function: str, inputs: dict):
     with monkeypatch.context() as patch:
-        patch.setattr(module, "_BLOCK", 10**9)  # no input is that large
+        patch.setattr(module, "_LARGE", 10**9)  # no input is that large
         return getattr(module, function)(**inputs)
 
 
@@ -54,7 +54,7 @@ def _assert_same(blocked, whole, rtol: float) -> None:
 @pytest.mark.parametrize("path", [SEED, *SAMPLES], ids=lambda p: p.stem)
 def test_blocks_give_what_one_pass_gives(path, numbers, tmp_path, monkeypatch):
     module = _module(path, tmp_path)
-    size = 3 * module._BLOCK + 1  # four blocks, one element longer than the rest
+    size = module._LARGE + 1  # blocks of _BLOCK elements, give or take one
     inputs = _inputs(module, size, numbers)
     value, gradients = module.value_and_grad(**inputs)
     whole_value, whole_gradients = _in_one_pass(
@@ -70,7 +70,7 @@ def test_blocks_give_what_one_pass_gives(path, numbers, tmp_path, monkeypatch):
 def test_the_seed_in_blocks_against_its_closed_form(tmp_path):
     module = _module(SEED, tmp_path)
     rng = np.random.default_rng(1)
-    x, y_star = rng.normal(size=(2, 100_003))
+    x, y_star = rng.normal(size=(2, 300_007))
     w, b = 0.3, -0.1
     value, gradients = module.value_and_grad(w=w, x=x, b=b, y_star=y_star)
     y = np.exp(w * x + b)
@@ -88,7 +88,7 @@ def test_the_seed_in_blocks_against_its_closed_form(tmp_path):
 def test_blocks_keep_the_inputs_shape_and_type(layout, tmp_path, monkeypatch):
     module = _module(SEED, tmp_path)
     dtype = np.float32 if layout == "float32" else np.float64
-    shape = (301, 200) if layout in ("2-d", "fortran order") else 60_001
+    shape = (513, 512) if layout in ("2-d", "fortran order") else 300_001
     inputs = _inputs(module, shape, numbers=True, dtype=dtype)
     if layout == "fortran order":
         inputs = {k: np.asfortranarray(v) for k, v in inputs.items()}
@@ -111,7 +111,7 @@ def test_blocks_keep_the_inputs_shape_and_type(layout, tmp_path, monkeypatch):
 
 def test_blocks_leave_the_inputs_alone_and_hand_out_arrays_of_their_own(tmp_path):
     module = _module(SAMPLES[-1], tmp_path)  # two_layer_tanh: three array inputs
-    inputs = _inputs(module, 2 * module._BLOCK + 5, numbers=True)
+    inputs = _inputs(module, module._LARGE + 5, numbers=True)
     copies = {k: np.copy(v) for k, v in inputs.items()}
     value, gradients = module.value_and_grad(**inputs)
     assert all(np.array_equal(inputs[k], copies[k]) for k in inputs)
@@ -125,7 +125,7 @@ def test_blocks_leave_the_inputs_alone_and_hand_out_arrays_of_their_own(tmp_path
 def test_large_arrays_that_broadcast_are_taken_whole(tmp_path):
     module = _module(SEED, tmp_path)
     rng = np.random.default_rng(2)
-    x = rng.normal(size=50_000)
+    x = rng.normal(size=300_000)
     y_star = np.array([0.5])  # shape (1,): it broadcasts, so no blocks
     assert module._array_size(0.3, x, -0.1, y_star) == 0
     value, gradients = module.value_and_grad(w=0.3, x=x, b=-0.1, y_star=y_star)
