@@ -277,7 +277,7 @@ def _render(
         forward=[_body_placeholder(0)],
         forward_and_sweep=[_body_placeholder(1)],
         imports_module=imports_module,
-        blocked=numpy and blocked,
+        blocked=blocked,
         gradients=", ".join(gradients),
     )
     return text, preformatted, [forward, forward_and_sweep]
