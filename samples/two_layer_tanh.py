@@ -41,11 +41,12 @@ def _sum_to(
     of `like` (an input); a gradient of the output's shape goes into `out` if given
     (a spare array of that shape), and is copied if `copy` (an array the caller
     holds)."""
-    number = type(like) is float or type(like) is int
+    kind = type(like)
+    number = kind is float or kind is int or kind is np.float64  # or `theta[0]`
     if type(gradient) is np.ndarray and gradient.shape == out_shape:  # the usual
         if number:  # the gradient of a number: one sum (add.reduce: sum() less 0.3 µs)
             return _times(np.add.reduce(gradient, axis=None), scale)
-        if type(like) is np.ndarray and like.shape == out_shape and out_shape:
+        if kind is np.ndarray and like.shape == out_shape and out_shape:
             if scale != 1.0:
                 return np.multiply(gradient, scale, out)
             return gradient.copy() if copy else gradient
@@ -91,7 +92,7 @@ def _sum_product(
     making the product; for an array of the output's shape, into `out` if given."""
     kind = type(like)
     if type(a) is np.ndarray and a.shape == out_shape and out_shape:  # the usual
-        if kind is float or kind is int:  # a number's gradient: one dot product
+        if kind is float or kind is int or kind is np.float64:  # a number's: a dot
             if type(b) is np.ndarray and b.shape == out_shape:
                 if len(out_shape) != 1:
                     a, b = a.ravel(), b.ravel()
@@ -123,22 +124,30 @@ def _sum_product(
 
 def _array_size(*inputs: ArrayLike) -> int:
     """The number of elements of each array among `inputs` when they have one shape
-    and one float type and the rest are Python numbers (1 when all are numbers):
-    every array computed from them then has that shape and type, and one that is no
-    longer needed can take a new result in place. 0 when they differ."""
-    first = None
+    and one float type and the rest are Python numbers or numpy scalars of that
+    type (1 when there is no array): every array computed from them then has that
+    shape and type, and one that is no longer needed can take a new result in
+    place. 0 when they differ."""
+    first = scalar = None
     for value in inputs:
         kind = type(value)
         if kind is float or kind is int:
             continue
-        if kind is not np.ndarray:
-            return 0
-        if first is None:
-            first = value
-        elif value.shape != first.shape or value.dtype != first.dtype:
+        if kind is np.ndarray:
+            if first is None:
+                first = value
+            elif value.shape != first.shape or value.dtype != first.dtype:
+                return 0
+        elif isinstance(value, np.floating):  # `theta[0]`: its type must match
+            if scalar is not None and value.dtype != scalar.dtype:
+                return 0
+            scalar = value
+        else:
             return 0
     if first is None:
         return 1
+    if scalar is not None and scalar.dtype != first.dtype:
+        return 0  # a float64 scalar makes float32 arrays' results float64
     return first.size if first.dtype.kind == "f" else 0
 
 

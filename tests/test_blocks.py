@@ -83,7 +83,7 @@ def test_the_seed_in_blocks_against_its_closed_form(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "layout", ["2-d", "float32", "fortran order", "strided"], ids=str
+    "layout", ["2-d", "float32", "fortran order", "strided", "numpy scalars"], ids=str
 )
 def test_blocks_keep_the_inputs_shape_and_type(layout, tmp_path, monkeypatch):
     module = _module(SEED, tmp_path)
@@ -97,6 +97,11 @@ def test_blocks_keep_the_inputs_shape_and_type(layout, tmp_path, monkeypatch):
             k: np.repeat(v, 2)[::2] if isinstance(v, np.ndarray) else v
             for k, v in inputs.items()
         }
+    if layout == "numpy scalars":  # parameters as `theta[0]` gives them
+        inputs = {
+            k: np.float64(v) if type(v) is float else v for k, v in inputs.items()
+        }
+        assert module._array_size(*inputs.values()) > module._LARGE
     value, gradients = module.value_and_grad(**inputs)
     assert value.shape == np.shape(inputs["x"]) and value.dtype == dtype
     whole_value, whole_gradients = _in_one_pass(
@@ -146,6 +151,9 @@ def test_array_size_says_when_arrays_share_a_shape_and_a_float_type(tmp_path):
     assert size(a, np.zeros(6)) == 0  # shapes differ
     assert size(a, np.zeros(7, np.float32)) == 0  # float types differ
     assert size(np.arange(7), 1.0) == 0  # integers: results would be new arrays
-    assert size(a, np.float64(1.0)) == 0  # a numpy scalar is not a Python number
+    assert size(a, np.float64(1.0), 2.0) == 7  # a numpy scalar of the arrays' type
+    assert size(a, np.float32(1.0)) == 0  # of another type: float32 results
+    assert size(np.zeros(7, np.float32), np.float64(1.0)) == 0  # float64 results
+    assert size(a, np.int64(1)) == 0
     assert size(a, True) == 0
     assert size(np.zeros((3, 4)), np.ones((3, 4))) == 12

@@ -84,22 +84,22 @@ def test_spare_arrays_give_the_same_numbers_and_leave_inputs_alone(dtype, tmp_pa
     assert "out=_spare(" in source
     rng = np.random.default_rng(0)
     arrays = {n: rng.normal(size=50).astype(dtype) for n in ("x", "t")}
-    numbers = {"w": 0.7, "b": -0.2}
+    numbers = {"w": 0.75, "b": -0.2}  # w: exact in float16 too
     copies = {n: a.copy() for n, a in arrays.items()}
     value, gradients = module.value_and_grad(**arrays, **numbers)
     assert all(np.array_equal(arrays[n], copies[n]) for n in arrays)  # untouched
     assert value.dtype == dtype
-    # w as a numpy scalar: _reusable says no, every result is a new array
-    value_new, gradients_new = module.value_and_grad(
-        **arrays, w=np.float64(0.7).astype(dtype), b=-0.2
-    )
-    np.testing.assert_allclose(
-        value, value_new, rtol=1e-6 if dtype == np.float32 else 1e-15
-    )
-    for got, want in zip(gradients, gradients_new, strict=True):
-        np.testing.assert_allclose(
-            got, want, rtol=1e-5 if dtype == np.float32 else 1e-12
-        )
+    # w as a numpy scalar of the arrays' type (`theta[0]`): results go into spare
+    # arrays alike; of another type (float64 with float32 arrays), it would change
+    # the results' type, so every result is a new array
+    for w, reused in ((dtype(0.75), True), (np.float16(0.75), False)):
+        assert module._array_size(w, arrays["x"]) == (50 if reused else 0)
+        value_new, gradients_new = module.value_and_grad(**arrays, w=w, b=-0.2)
+        assert value_new.dtype == np.result_type(w, arrays["x"])
+        rtol = 1e-12 if dtype == np.float64 else 1e-5
+        np.testing.assert_allclose(value, value_new, rtol=rtol)
+        for got, want in zip(gradients, gradients_new, strict=True):
+            np.testing.assert_allclose(got, want, rtol=rtol)
     # outputs are distinct arrays: changing one changes no other
     value[...] = 0
     assert not np.shares_memory(gradients.x, gradients.t)
