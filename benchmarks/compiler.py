@@ -128,6 +128,7 @@ def _stages(path: str, black_final: bool) -> dict[str, Any]:
         backends,
         codegen,
         driver,
+        formatting,
         lower,
         parse,
         source,
@@ -147,7 +148,7 @@ def _stages(path: str, black_final: bool) -> dict[str, Any]:
             if line != "# fmt: off\n"
         )
         start = time.perf_counter()
-        black.format_str(plain, mode=codegen._MODE)
+        black.format_str(plain, mode=formatting.black_mode())
         result["black_final"] = time.perf_counter() - start
     result.pop("module", None)
     return result

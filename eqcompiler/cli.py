@@ -38,7 +38,7 @@ def run() -> NoReturn:
     small document): everything is written and closed by then, and the standard
     streams are flushed here.
     """
-    code = main()
+    code = main(formatting_worker=True)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -47,13 +47,19 @@ def run() -> NoReturn:
     os._exit(code)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code."""
+def main(argv: Sequence[str] | None = None, *, formatting_worker: bool = False) -> int:
+    """Run the command line; return the exit code.
+
+    `formatting_worker`: `compile` may import black in a forked process while this
+    one compiles (eqcompiler.formatting); `run` asks for it, as the process's own
+    command, whose exit ends the worker.
+    """
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    args.formatting_worker = formatting_worker
     try:
         return args.run(args)
     except Usage as problem:
@@ -177,6 +183,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _compile(args: argparse.Namespace) -> int:
+    if args.formatting_worker:  # first: black's import then overlaps the rest
+        from .formatting import start_worker
+
+        start_worker()
     from .config import ConfigError
     from .driver import Options
     from .outputs import PlanError, diff, on_disk, plan, recorded_options

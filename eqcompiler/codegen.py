@@ -19,13 +19,13 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-import black
 import jinja2
 
 from . import __version__
 from .adjoint import Backward, Step, reverse
 from .algebra import ZERO, mul
 from .backends import Backend, float_literal
+from .formatting import LINE_LENGTH, format_python
 from .ir import Call, Expr, Mul, Num, Program, Sym, symbols, walk
 from .memory import Statement, place, unnest
 from .names import Namer
@@ -33,12 +33,6 @@ from .resources import data_dir
 from .scale import Gradient, scale
 from .share import share, share_exponentials
 
-_MODE = black.Mode(
-    target_versions={black.TargetVersion.PY310},
-    line_length=88,
-    string_normalization=True,
-    magic_trailing_comma=True,
-)
 _MODULE_NAMES = (
     "Gradients",
     "NamedTuple",
@@ -69,11 +63,6 @@ def generate(program: Program, backend: Backend, source: SourceInfo) -> str:
     return protect(_spliced(format_python(text), helpers, bodies))
 
 
-def format_python(text: str) -> str:
-    """`text` formatted by black with eqcompiler's fixed settings."""
-    return black.format_str(text, mode=_MODE)
-
-
 _BODY_LINES = 500  # a function body goes to black this many lines at a time
 
 
@@ -94,7 +83,7 @@ def _spliced(
     `i`, formatted, in place of `_body_placeholder(i)`.
 
     black formats the rest of the module alone. The helpers (templates/helpers_*.py)
-    are black-formatted already, with the settings above (tests/test_determinism.py
+    are black-formatted already, with formatting.black_mode() (tests/test_determinism.py
     checks it), and black puts two blank lines around any top-level function:
     formatting them again would change nothing (on samples/backprop.md black took
     70 ms with them, 20 ms without). A body's lines are each a whole statement or
@@ -446,7 +435,7 @@ def _print_body(
             statement = f"{target} = {code or backend.code(value)}"
         if not line.comment:
             printed.append(statement)
-        elif len(f"    {statement}  {line.comment}") <= _MODE.line_length:
+        elif len(f"    {statement}  {line.comment}") <= LINE_LENGTH:
             printed.append(f"{statement}  {line.comment}")
         else:  # black would wrap the statement around a trailing comment
             printed += [line.comment, statement]

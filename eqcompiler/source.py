@@ -20,9 +20,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import accumulate
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
 from markdown_it import MarkdownIt
 from markdown_it.rules_block import StateBlock
 from markdown_it.rules_inline import StateInline
@@ -34,6 +33,9 @@ from mdit_py_plugins.front_matter import front_matter_plugin
 from mdit_py_plugins.utils import is_code_block
 
 from .errors import EqError, EqErrors, Note, Pos, Span
+
+if TYPE_CHECKING:  # imported where front matter is read: most documents have none
+    import yaml
 
 
 @dataclass(frozen=True, slots=True)
@@ -432,6 +434,8 @@ _QUOTE_HINT = (
 
 def _front_matter(content: str, path: str) -> Settings:
     """eqcompiler's settings from the YAML front matter `content`."""
+    import yaml
+
     node, data = _load_yaml(content, path)
     if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
         return Settings()
@@ -462,6 +466,8 @@ def _front_matter(content: str, path: str) -> Settings:
 
 def _load_yaml(content: str, path: str) -> tuple[yaml.Node | None, Any]:
     """The YAML's node tree (for places) and its value, or a located EqError."""
+    import yaml
+
     try:
         return _compose(content)
     except yaml.MarkedYAMLError as error:
@@ -492,6 +498,8 @@ def _load_yaml(content: str, path: str) -> tuple[yaml.Node | None, Any]:
 
 
 def _compose(content: str) -> tuple[yaml.Node | None, Any]:
+    import yaml
+
     loader = yaml.SafeLoader(content)
     try:
         node = loader.get_single_node()
@@ -513,6 +521,8 @@ def _node_span(path: str, node: yaml.Node) -> Span:
 
 def _pairs(node: yaml.MappingNode, path: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
     """Key text -> (key node, value node); a repeated eqcompiler key is an error."""
+    import yaml
+
     pairs: dict[str, tuple[yaml.Node, yaml.Node]] = {}
     for key_node, value_node in node.value:
         key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else ""
@@ -557,6 +567,8 @@ def _settings(
 
 def _item_spans(path: str, key: str, node: yaml.Node) -> dict[str, Span]:
     """`key:name` -> where `name` is written, in a YAML list or a plain `a, b` text."""
+    import yaml
+
     if isinstance(node, yaml.SequenceNode):
         return {
             f"{key}:{item.value.strip()}": _node_span(path, item)

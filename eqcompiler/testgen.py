@@ -15,7 +15,8 @@ import ast
 import random
 import re
 
-from .codegen import format_python, protect, render_template
+from .codegen import protect, render_template
+from .formatting import format_python
 
 LOW, HIGH = 0.1, 0.9  # inside the domain of log, sqrt, arcsin, 1/x ... of an input
 POINTS = 3

@@ -267,10 +267,11 @@ def test_helpers_are_as_black_formats_them(backend: str):
     rest): that is right only while they are black-formatted with its settings."""
     import black
 
-    from eqcompiler.codegen import _MODE, _helper_sources
+    from eqcompiler.codegen import _helper_sources
+    from eqcompiler.formatting import black_mode
 
     for name, source in _helper_sources(backend).items():
-        assert black.format_str(source + "\n", mode=_MODE) == source + "\n", name
+        assert black.format_str(source + "\n", mode=black_mode()) == source + "\n", name
 
 
 @pytest.mark.parametrize("backend", ["numpy", "math"])
@@ -280,8 +281,8 @@ def test_helpers_are_as_black_formats_them(backend: str):
 def test_a_module_is_what_black_makes_of_it(source: Path, backend: str):
     import black
 
-    from eqcompiler.codegen import _MODE
     from eqcompiler.errors import EqError, EqErrors
+    from eqcompiler.formatting import black_mode
 
     try:
         module = compile_latex(source.read_text(), backend, path=source.name)
@@ -289,7 +290,7 @@ def test_a_module_is_what_black_makes_of_it(source: Path, backend: str):
         assert source.with_suffix(".err").exists()
         return
     plain = module.replace("# fmt: off\n", "", 1)
-    assert black.format_str(plain, mode=_MODE) == plain
+    assert black.format_str(plain, mode=black_mode()) == plain
 
 
 def test_helpers_calling_a_renamed_numpy_are_formatted_with_the_rest():
@@ -297,14 +298,14 @@ def test_helpers_calling_a_renamed_numpy_are_formatted_with_the_rest():
     name: the helpers' lines change, and black formats them."""
     import black
 
-    from eqcompiler.codegen import _MODE
+    from eqcompiler.formatting import black_mode
 
     module = compile_latex(
         "$$\\mathrm{np} = \\sigma(x)$$\n\n$$L = \\log(1 + \\mathrm{np}) x$$\n"
     )
     assert "import numpy as np_" in module and "def _sigmoid" in module
     plain = module.replace("# fmt: off\n", "", 1)
-    assert black.format_str(plain, mode=_MODE) == plain
+    assert black.format_str(plain, mode=black_mode()) == plain
 
 
 def test_bodies_formatted_in_pieces_are_what_black_makes_of_the_whole(monkeypatch):
@@ -313,6 +314,7 @@ def test_bodies_formatted_in_pieces_are_what_black_makes_of_the_whole(monkeypatc
     import black
 
     from eqcompiler import codegen
+    from eqcompiler.formatting import black_mode
 
     equations = [
         f"$$v_{{{i}}} = \\tanh(a_{{{i}}} v_{{{i - 1}}} + b_{{{i}}})$$"
@@ -324,4 +326,4 @@ def test_bodies_formatted_in_pieces_are_what_black_makes_of_the_whole(monkeypatc
     pieces = compile_latex(text)
     assert pieces == whole
     plain = whole.replace("# fmt: off\n", "", 1)
-    assert black.format_str(plain, mode=codegen._MODE) == plain
+    assert black.format_str(plain, mode=black_mode()) == plain

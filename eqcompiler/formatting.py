@@ -1,0 +1,169 @@
+"""Formatting: black, with eqcompiler's fixed settings, on generated Python text.
+
+Importing black is the largest single cost of compiling a small document (a quarter
+of a second, more than parsing and emitting it). The command line therefore starts
+a formatting worker (`start_worker`) before it imports the rest of the compiler: a
+forked process that imports black while this one imports the parser and reads the
+documents, then formats what `format_python` sends it. On a machine with a core to
+spare the import costs no wall time; without `fork` (Windows), when black is
+imported already, or when anything goes wrong with the worker, black runs here.
+The bytes are the same either way: the worker runs the same black, with the same
+settings, on the same text.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import struct
+import sys
+from typing import IO, Any
+
+LINE_LENGTH = 88
+_LENGTH = struct.Struct("<Q")  # a message: its length in bytes, then its UTF-8 text
+_OK, _FAILED = b"k", b"x"  # the worker's reply starts with one of these
+
+
+def format_python(text: str) -> str:
+    """`text` formatted by black with eqcompiler's fixed settings."""
+    global _worker
+    if _worker is not None:
+        formatted = _worker.format(text)
+        if formatted is not None:
+            return formatted
+        _worker.close()  # it failed: black runs here from now on (and says why)
+        _worker = None
+    return _format(text)
+
+
+def start_worker() -> None:
+    """Start the formatting worker, where `fork` is safe and black is not imported
+    yet (the command line calls this before it imports the compiler's stages)."""
+    global _worker
+    if _worker is None and _can_fork() and "black" not in sys.modules:
+        _worker = _Worker.start()
+
+
+def stop_worker() -> None:
+    """Stop the formatting worker, if one runs (it also stops when this process
+    exits: it reads the end of its requests)."""
+    global _worker
+    if _worker is not None:
+        _worker.close()
+        _worker = None
+
+
+_worker: _Worker | None = None
+
+
+def _can_fork() -> bool:
+    # macOS's system libraries are not safe to use in a child forked without exec
+    return hasattr(os, "fork") and sys.platform != "darwin"
+
+
+@functools.cache
+def black_mode() -> Any:
+    """black's settings for generated code (a `black.Mode`; imports black)."""
+    import black
+
+    return black.Mode(
+        target_versions={black.TargetVersion.PY310},
+        line_length=LINE_LENGTH,
+        string_normalization=True,
+        magic_trailing_comma=True,
+    )
+
+
+def _format(text: str) -> str:
+    import black
+
+    return black.format_str(text, mode=black_mode())
+
+
+class _Worker:
+    """The parent's end of a forked formatting process: a pipe each way."""
+
+    def __init__(self, pid: int, requests: IO[bytes], replies: IO[bytes]) -> None:
+        self.pid, self.requests, self.replies = pid, requests, replies
+
+    @classmethod
+    def start(cls) -> _Worker | None:
+        try:
+            request_read, request_write = os.pipe()
+            reply_read, reply_write = os.pipe()
+            pid = os.fork()
+        except OSError:
+            return None
+        if pid == 0:  # the worker: it never returns
+            os.close(request_write)
+            os.close(reply_read)
+            _serve(request_read, reply_write)
+        os.close(request_read)
+        os.close(reply_write)
+        return cls(pid, os.fdopen(request_write, "wb"), os.fdopen(reply_read, "rb"))
+
+    def format(self, text: str) -> str | None:
+        """`text` formatted by the worker; None if it could not (black raised, or
+        the worker is gone)."""
+        try:
+            _send(self.requests, text.encode("utf-8"))
+            status = self.replies.read(1)
+            reply = _receive(self.replies)
+        except OSError:
+            return None
+        if status != _OK or reply is None:
+            return None
+        return reply.decode("utf-8")
+
+    def close(self) -> None:
+        for pipe in (self.requests, self.replies):
+            try:
+                pipe.close()
+            except OSError:
+                pass
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+
+
+def _serve(requests_fd: int, replies_fd: int) -> None:
+    """The worker's life: import black, format each request until the requests end,
+    exit. Its standard streams are closed, so that whoever waits for the parent's
+    output (a pre-commit hook, a shell pipe) does not wait for the worker too."""
+    status = 0
+    try:
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        requests = os.fdopen(requests_fd, "rb")
+        replies = os.fdopen(replies_fd, "wb")
+        import black  # noqa: F401 - the import is the point: it runs meanwhile
+
+        while (request := _receive(requests)) is not None:
+            try:
+                reply = _OK, _format(request.decode("utf-8")).encode("utf-8")
+            except Exception:  # noqa: BLE001 - the parent formats it again, and says
+                reply = _FAILED, b""
+            replies.write(reply[0])
+            _send(replies, reply[1])
+    except BaseException:  # noqa: BLE001 - a closed pipe: the parent is gone
+        status = 1
+    finally:
+        os._exit(status)
+
+
+def _send(pipe: IO[bytes], payload: bytes) -> None:
+    pipe.write(_LENGTH.pack(len(payload)))
+    pipe.write(payload)
+    pipe.flush()
+
+
+def _receive(pipe: IO[bytes]) -> bytes | None:
+    """The next message, or None at the end of the pipe."""
+    head = pipe.read(_LENGTH.size)
+    if len(head) < _LENGTH.size:
+        return None
+    (length,) = _LENGTH.unpack(head)
+    payload = pipe.read(length)
+    return payload if len(payload) == length else None

@@ -1,0 +1,97 @@
+"""The formatting worker: black in a forked process gives the bytes black gives here,
+and anything wrong with the worker falls back to black in this process."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import black
+import pytest
+from conftest import ROOT
+from test_invalid import run_cli
+
+from eqcompiler import formatting
+from eqcompiler.formatting import black_mode, format_python
+
+pytestmark = pytest.mark.skipif(
+    not formatting._can_fork(), reason="the worker is forked; black runs in process"
+)
+
+TEXTS = [
+    "x=1\n",
+    "def f(a,b):\n  return a**2+b  # a comment\n",
+    "y = call(first_argument, second_argument, third_argument, "
+    "fourth_argument, fifth_argument)\n",
+    's = "caf\\u00e9 ünïcode €"\n',
+    (ROOT / "samples" / "backprop.py").read_text(encoding="utf-8"),
+]
+
+
+@pytest.fixture
+def worker() -> Iterator[formatting._Worker]:
+    started = formatting._Worker.start()
+    assert started is not None
+    yield started
+    started.close()
+
+
+@pytest.fixture
+def installed(worker: formatting._Worker) -> Iterator[formatting._Worker]:
+    """`worker` as the one format_python uses."""
+    assert formatting._worker is None
+    formatting._worker = worker
+    yield worker
+    formatting._worker = None
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_the_worker_formats_as_black_does_here(worker, text: str):
+    assert worker.format(text) == black.format_str(text, mode=black_mode())
+
+
+def test_one_worker_formats_one_request_after_another(worker):
+    for text in TEXTS * 2:
+        assert worker.format(text) == black.format_str(text, mode=black_mode())
+
+
+def test_what_black_cannot_parse_is_formatted_here_and_raises_blacks_error(installed):
+    assert installed.format("def (:\n") is None  # the worker says it failed
+    with pytest.raises(black.InvalidInput):
+        format_python("def (:\n")
+    assert formatting._worker is None  # black runs here from now on
+    assert format_python("x=1\n") == "x = 1\n"
+
+
+def test_a_worker_that_died_is_replaced_by_black_here(installed):
+    os.kill(installed.pid, signal.SIGKILL)
+    os.waitpid(installed.pid, 0)
+    assert format_python("x=1\n") == "x = 1\n"
+    assert formatting._worker is None
+
+
+def test_the_worker_leaves_the_standard_streams_alone(worker):
+    """A caller reading the command's output to its end (a pre-commit hook, a pipe)
+    must not wait for the worker as well: the worker holds none of the three."""
+    worker.format("x = 1\n")  # the worker is set up once it has answered
+    fds = Path(f"/proc/{worker.pid}/fd")
+    if not fds.exists():
+        pytest.skip("no /proc here")
+    for fd in (0, 1, 2):
+        assert os.readlink(fds / str(fd)) == os.devnull
+
+
+def test_start_worker_runs_none_where_black_is_imported_already():
+    assert "black" in __import__("sys").modules
+    formatting.start_worker()
+    assert formatting._worker is None
+
+
+def test_the_command_line_writes_what_the_pipeline_makes():
+    """`eqcompiler compile` formats in its worker: the module is byte for byte the
+    committed sample, which tests/test_golden.py checks the pipeline makes here."""
+    result = run_cli("compile", "two_layer_tanh.md", "-o", "-", cwd=ROOT / "samples")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (ROOT / "samples" / "two_layer_tanh.py").read_text()
