@@ -222,7 +222,9 @@ def _render(
     ] + reductions
     helpers = [_helper_source(backend.name, h) for h in backend.helpers_used(used)]
     if numpy and program.wrt:
-        helpers += [_helper_source("numpy", h) for h in ("_sum_to", "_times")]
+        helpers += [
+            _helper_source("numpy", h) for h in ("_sum_to", "_ONES", "_sum", "_times")
+        ]
     if fused:
         helpers.append(_helper_source("numpy", "_sum_product"))
     blocked = any("= _array_size(" in line for line in forward + forward_and_sweep)

@@ -180,6 +180,15 @@ def test_module_shape(path: Path):
                 pass
             case ast.Assign(targets=[ast.Name(id=name)], value=ast.Constant()):
                 assert name.lstrip("_").isupper(), "a constant, named as one"
+            case ast.Assign(
+                targets=[ast.Name(id=name)],
+                value=ast.Call(
+                    func=ast.Attribute(value=ast.Name(id="np"), attr="ones"),
+                    args=[ast.Constant()],
+                ),
+            ):  # a constant array (_sum's ones), which nothing writes into
+                assert name.lstrip("_").isupper(), "a constant, named as one"
+                assert f"{name}[" not in text.replace(f"{name}[:", ""), "read only"
             case _:
                 raise AssertionError(f"module-level statement: {ast.unparse(node)}")
     docstring = ast.get_docstring(tree)

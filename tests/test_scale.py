@@ -237,3 +237,23 @@ def test_sum_product_of_numbers_and_arrays(helpers):
 def test_integer_arrays_are_scaled_without_truncation(helpers):
     total = helpers["_sum_to"](np.arange(4), 1.0, (4,), 0.5)
     assert total == 3.0
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.linspace(-1.0, 3.0, 10_000),  # a dot with ones
+        np.linspace(-1.0, 3.0, 7),
+        np.linspace(-1.0, 3.0, 20_000)[::2],  # strided: still a dot
+        np.linspace(-1.0, 3.0, 10_001),  # longer than the ones: numpy's sum
+        np.linspace(-1.0, 3.0, 12).reshape(3, 4),  # not flat: numpy's sum
+        np.linspace(-1.0, 3.0, 100, dtype=np.float32),  # float32 stays float32
+        np.zeros(0),
+    ],
+    ids=["block", "short", "strided", "long", "2d", "float32", "empty"],
+)
+def test_sum_is_numpys_sum_of_every_array(helpers, values: np.ndarray):
+    total = helpers["_sum"](values)
+    assert np.ndim(total) == 0 and np.asarray(total).dtype == values.dtype
+    assert total == pytest.approx(float(np.sum(values, dtype=np.float64)), rel=1e-6)
+    assert np.all(helpers["_ONES"] == 1.0)  # never written into
