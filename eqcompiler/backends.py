@@ -8,6 +8,7 @@ reduction of a broadcast gradient) that the generated module must define.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from .ir import (
@@ -30,6 +31,8 @@ from .ir import (
 )
 
 _ADD, _MUL, _NEG, _POW, _ATOM = 10, 20, 30, 40, 50
+# a name, a dotted name or a number: black hugs `**` between two of them
+_SIMPLE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*|(\d+\.?\d*|\.\d+)(e[+-]?\d+)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,7 +250,10 @@ class _Printer:
             ) if self.backend.squares_by_product:
                 return f"{name} * {name}", _MUL
             case Pow(base=base, exponent=exponent) if _integer(exponent):
-                return f"{self._at(base, _POW + 1)} ** {self._exponent(exponent)}", _POW
+                left, right = self._at(base, _POW + 1), self._exponent(exponent)
+                # as black writes it: `x**2` between simple operands, `(x + 1) ** 2`
+                hug = _SIMPLE.fullmatch(left) and _SIMPLE.fullmatch(right.lstrip("-"))
+                return f"{left}{'**' if hug else ' ** '}{right}", _POW
             case Pow(base=base, exponent=exponent):
                 # Python's ** takes a negative number to a fractional power as a
                 # complex number; the module's power gives nan (numpy, with a

@@ -25,7 +25,7 @@ from . import __version__
 from .adjoint import Backward, Step, reverse
 from .algebra import ZERO, mul
 from .backends import Backend, float_literal
-from .formatting import LINE_LENGTH, format_python
+from .formatting import LINE_LENGTH, format_python, laid_out
 from .ir import Call, Expr, Mul, Num, Program, Sym, symbols, walk
 from .memory import Statement, place, unnest
 from .names import Namer
@@ -68,7 +68,7 @@ _BODY_LINES = 500  # a function body goes to black this many lines at a time
 
 def _placeholder(index: int) -> str:
     """What black formats in place of a helper function (`_spliced`)."""
-    return f"def _eqcompiler_helper_{index}():\n    pass\n"
+    return f"def _eqcompiler_helper_{index}():\n    pass"
 
 
 def _body_placeholder(index: int) -> str:
@@ -94,7 +94,7 @@ def _spliced(
     for index, helper in enumerate(helpers):
         placeholder = _placeholder(index)
         assert formatted.count(placeholder) == 1, placeholder
-        formatted = formatted.replace(placeholder, helper + "\n")
+        formatted = formatted.replace(placeholder, helper)
     for index, lines in enumerate(bodies):
         placeholder = f"    {_body_placeholder(index)}\n"
         assert formatted.count(placeholder) == 1, placeholder
@@ -416,9 +416,12 @@ def _print_body(
     if any(into):  # temporaries: large arrays are taken in blocks that fit the cache
         arguments = ", ".join(s.name for s in program.inputs)
         printed += [
-            f"{size} = _array_size({arguments})  # per array input; 0: they differ",
+            laid_out(
+                f"{size} = _array_size({arguments})  # per array input; 0: they differ",
+                4,
+            ),
             f"if {size} > _LARGE:  # large: run on blocks that stay in the cache",
-            f"    return _in_blocks({function}, {arguments})",
+            "    " + laid_out(f"return _in_blocks({function}, {arguments})", 8),
             f"{reuse} = {size} > 0  # may results go into spare arrays?",
         ]
     index = 0
@@ -436,11 +439,11 @@ def _print_body(
             code = None if out is None else backend.code_into(value, out)
             statement = f"{target} = {code or backend.code(value)}"
         if not line.comment:
-            printed.append(statement)
+            printed.append(laid_out(statement, 4))
         elif len(f"    {statement}  {line.comment}") <= LINE_LENGTH:
-            printed.append(f"{statement}  {line.comment}")
+            printed.append(laid_out(f"{statement}  {line.comment}", 4))
         else:  # black would wrap the statement around a trailing comment
-            printed += [line.comment, statement]
+            printed += [line.comment, laid_out(statement, 4)]
     return printed
 
 
@@ -684,7 +687,7 @@ def _float_code(expr: Expr, backend: Backend) -> str:
 
 @functools.cache
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(data_dir("templates"))),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -692,6 +695,8 @@ def _environment() -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
+    environment.filters["laid_out"] = laid_out  # a long line as black splits it
+    return environment
 
 
 @functools.cache

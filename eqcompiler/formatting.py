@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import struct
 import sys
 from typing import IO, Any
 
 LINE_LENGTH = 88
+_HEAD = re.compile(r"def \w+\(|(return|\w+ =) (\w+, )?[\w.]+\(")  # laid_out's
+_TAIL = re.compile(r"\)(\[1\])?(  # .*)?|\) -> .+:")
 _LENGTH = struct.Struct("<Q")  # a message: its length in bytes, then its UTF-8 text
 _OK, _FAILED = b"k", b"x"  # the worker's reply starts with one of these
 
@@ -34,6 +37,83 @@ def format_python(text: str) -> str:
         _worker.close()  # it failed: black runs here from now on (and says why)
         _worker = None
     return _format(text)
+
+
+def laid_out(line: str, indent: int = 0) -> str:
+    """One generated line, as black lays it out at `indent` spaces: a statement that
+    ends in a call (`x = f(a, b)`, `return f(a)[1]`, with a trailing comment or not)
+    or a `def` line, too long for one line, is split at that call's parentheses (at
+    a def's parameters): the arguments on a line of their own if they fit, else one
+    per line with a trailing comma. Any other line comes back as it is.
+
+    black still formats every line; this only saves it work. black formats a text
+    a second time when the first pass changed it; given what it would make of it,
+    one pass is enough, which halves its time (the chain document of 100
+    equations: 0.49 s to 0.23 s a piece). Lines continue at `indent` + 4 spaces;
+    the first is not indented.
+    """
+    if indent + len(line) <= LINE_LENGTH or "'" in line or '"' in line:
+        return line
+    code, hash_, comment = line.partition("  # ")
+    if code.startswith("def "):  # black splits a def at its parameters
+        opening = code.find("(")
+        closing = _closing(code, opening)
+    else:  # and a statement at the call it ends in
+        closing = code.rfind(")")
+        opening = _opening(code, closing)
+    head, body = code[: opening + 1], code[opening + 1 : closing]
+    tail = code[closing:] + hash_ + comment
+    if opening < 0 or not (_HEAD.fullmatch(head) and _TAIL.fullmatch(tail)):
+        return line
+    inner, outer = " " * (indent + 4), " " * indent
+    if len(inner + body) <= LINE_LENGTH:
+        lines = [head, inner + body, outer + tail]
+    else:
+        lines = [head, *(f"{inner}{item}," for item in _items(body)), outer + tail]
+    if indent + len(head) > LINE_LENGTH or any(len(t) > LINE_LENGTH for t in lines):
+        return line
+    return "\n".join(lines)
+
+
+def _closing(code: str, opening: int) -> int:
+    """Where the bracket opened at `opening` closes (-1: not in `code`)."""
+    depth = 0
+    for index in range(opening, len(code)):
+        if code[index] in "([{":
+            depth += 1
+        elif code[index] in ")]}":
+            depth -= 1
+            if depth == 0:
+                return index
+    return -1
+
+
+def _opening(code: str, closing: int) -> int:
+    """Where the bracket closed at `closing` opens (-1: not in `code`)."""
+    depth = 0
+    for index in range(closing, -1, -1):
+        if code[index] in ")]}":
+            depth += 1
+        elif code[index] in "([{":
+            depth -= 1
+            if depth == 0:
+                return index
+    return -1
+
+
+def _items(body: str) -> list[str]:
+    """`body`'s items: split at the commas outside brackets."""
+    items, depth, start = [], 0, 0
+    for index, char in enumerate(body):
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            items.append(body[start:index].strip())
+            start = index + 1
+    items.append(body[start:].strip())
+    return items
 
 
 def start_worker() -> None:

@@ -14,7 +14,7 @@ from conftest import ROOT
 from test_invalid import run_cli
 
 from eqcompiler import formatting
-from eqcompiler.formatting import black_mode, format_python
+from eqcompiler.formatting import black_mode, format_python, laid_out
 
 pytestmark = pytest.mark.skipif(
     not formatting._can_fork(), reason="the worker is forked; black runs in process"
@@ -95,3 +95,80 @@ def test_the_command_line_writes_what_the_pipeline_makes():
     result = run_cli("compile", "two_layer_tanh.md", "-o", "-", cwd=ROOT / "samples")
     assert result.returncode == 0, result.stderr
     assert result.stdout == (ROOT / "samples" / "two_layer_tanh.py").read_text()
+
+
+# ---- laid_out: long lines as black splits them, so that black needs one pass ---------
+
+LONG = ", ".join(f"argument_{i}" for i in range(12))  # too long for one line
+LONGER = ", ".join(f"argument_{i}" for i in range(30))  # too long for one more line
+
+
+@pytest.mark.parametrize(
+    "line, indent",
+    [
+        (f"grad = _sum_product({LONG})", 4),
+        (f"grad = np.multiply({LONG}, out=_spare(y_minus_y_star, reuse))", 4),
+        (f"size = _array_size({LONG})  # per array input; 0: they differ", 4),
+        (f"size = _array_size({LONGER})  # per array input; 0: they differ", 4),
+        (f"return _in_blocks(value_and_grad, {LONG})", 8),
+        (f"return value_and_grad({LONGER})[1]", 4),
+        (f"return E, Gradients({LONGER})", 4),
+        (
+            f"def forward({LONG.replace(',', ': ArrayLike,')}: ArrayLike) -> ArrayLike:",
+            0,
+        ),
+        (f"def f({LONGER.replace(',', ': float,')}: float) -> tuple[float, G]:", 0),
+    ],
+)
+def test_a_long_line_is_laid_out_as_black_lays_it_out(line: str, indent: int):
+    laid = laid_out(line, indent)
+    assert "\n" in laid  # it was split
+    around = {  # where a line of this indent stands in a module
+        0: "{}\n    pass\n",
+        4: "def _():\n    {}\n",
+        8: "def _():\n    if x:\n        {}\n",
+    }
+    text = around[indent].format(laid)
+    assert black.format_str(text, mode=black_mode()) == text
+    assert black.format_str(around[indent].format(line), mode=black_mode()) == text
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "grad = _sum_product(d_v, x, w, out_shape, 2.0)",  # short
+        f"loss = a * f({LONG}) + b * g({LONG})",  # not a call alone
+        f"label = text('{LONG}')",  # a string
+        f"grad = _sum_product({LONG})[0][1]",  # another trailer
+        "grad = f(" + "x" * 90 + ")",  # an argument too long for any line
+    ],
+)
+def test_any_other_line_is_left_to_black(line: str):
+    assert laid_out(line, 4) == line
+
+
+def test_black_gets_every_piece_of_a_module_as_it_leaves_it(monkeypatch):
+    """What codegen gives black is already laid out as black would (laid_out, `**`
+    between simple operands, blank lines): black formats each piece once, not
+    twice, on the samples and on documents with many inputs."""
+    from conftest import compile_latex
+
+    from benchmarks.compiler import document
+
+    pieces = []
+    format_str = black.format_str
+    monkeypatch.setattr(
+        black,
+        "format_str",
+        lambda text, mode: pieces.append(text) or format_str(text, mode=mode),
+    )
+    texts = [(ROOT / "samples" / f"{name}.md").read_text() for name in SAMPLES]
+    texts += [document("chain", 20), document("wide", 20)]
+    for text in texts:
+        compile_latex(text)
+    assert len(pieces) >= 3 * len(texts)
+    changed = [p for p in pieces if format_str(p, mode=black_mode()) != p]
+    assert not changed, changed[0]
+
+
+SAMPLES = ["backprop", "logistic_regression", "staged_function", "two_layer_tanh"]

@@ -25,7 +25,7 @@ TABLE = [
     ("y = a - b - c", [("y", "a - b - c")]),
     ("y = a - (b - c)", [("y", "a - (b - c)")]),
     ("y = b \\cdot -c", [("y", "b * -c")]),
-    ("y = -x^2", [("y", "-x ** 2")]),
+    ("y = -x^2", [("y", "-x**2")]),
     ("y = \\alpha\\beta", [("y", "alpha * beta")]),
     ("y = x(1 - x)", [("y", "x * (1 - x)")]),
     ("y = \\tau(a - q)", [("y", "tau * (a - q)")]),
@@ -40,8 +40,8 @@ TABLE = [
     ("y = \\dfrac{a}{b}", [("y", "a / b")]),
     ("y = \\frac ab", [("y", "a / b")]),
     ("y = x^{-1}", [("y", "1 / x")]),
-    ("y = x^{-2}", [("y", "x ** -2.0")]),
-    ("y = x^23", [("y", "x ** 2 * 3")]),
+    ("y = x^{-2}", [("y", "x**-2.0")]),
+    ("y = x^23", [("y", "x**2 * 3")]),
     ("y = x^{z}", [("y", "np.power(x, z)")]),
     # a right-nested sum keeps its parentheses: without them it rounds otherwise
     ("y = a + (b + c) - (a - b)", [("y", "a + (b + c) - (a - b)")]),
@@ -77,7 +77,7 @@ TABLE = [
     ("y = \\operatorname{ReLU}(z) + \\mathrm{relu}(w)", [("y", "_relu(z) + _relu(w)")]),
     ("y = \\mathbb{1}(x \\ge 0) x", [("y", "np.heaviside(x, 1.0) * x")]),
     ("y = x \\mathbb{1}[x > 0]", [("y", "x * (x > 0)")]),
-    ("y = \\pi r^2", [("y", "np.pi * r ** 2")]),
+    ("y = \\pi r^2", [("y", "np.pi * r**2")]),
     # names
     ("y = y^{*} + y^* + y^\\star", [("y", "y_star + y_star + y_star")]),
     (
@@ -87,7 +87,7 @@ TABLE = [
     ("y = \\lambda_1 + \\lambda", [("y", "lambda_1 + lambda_")]),
     ("y = w_{12} + h_{t} + h_t + h_{t-1}", [("y", "w_12 + h_t + h_t + h_tm1")]),
     ("y = \\hat y_1 + \\hat{y}_{2}", [("y", "y_hat_1 + y_hat_2")]),
-    ("y = x^{2}_{1} + x_1^2", [("y", "x_1 ** 2 + x_1 ** 2")]),
+    ("y = x^{2}_{1} + x_1^2", [("y", "x_1**2 + x_1**2")]),
     ("y = \\mathbf{x} + \\boldsymbol{\\theta} + \\text{lr}", [("y", "x + theta + lr")]),
     ("\\ell = \\ell_{\\mathrm{reg}} + \\Sigma", [("ell", "ell_reg + Sigma")]),
     # statements, separators, environments
@@ -146,7 +146,7 @@ def test_sigma_used_unapplied_is_a_variable():
 
 def test_e_assigned_is_a_variable():
     loaded = load("$$e = y - t$$\n$$L = e^{2}$$\n", "t.md")
-    assert NUMPY.code(loaded.statements[1].value) == "e ** 2"
+    assert NUMPY.code(loaded.statements[1].value) == "e**2"
 
 
 def test_pi_assigned_is_a_variable():
