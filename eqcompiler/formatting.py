@@ -5,7 +5,8 @@ of a second, more than parsing and emitting it). The command line therefore star
 a formatting worker (`start_worker`) before it imports the rest of the compiler: a
 forked process that imports black while this one imports the parser and reads the
 documents, then formats what `format_python` sends it. On a machine with a core to
-spare the import costs no wall time; without `fork` (Windows), when black is
+spare the import costs no wall time; without `fork` (Windows; on macOS it is not
+safe), when black is
 imported already, or when anything goes wrong with the worker, black runs here.
 The bytes are the same either way: the worker runs the same black, with the same
 settings, on the same text.
@@ -55,15 +56,18 @@ def laid_out(line: str, indent: int = 0) -> str:
     if indent + len(line) <= LINE_LENGTH or "'" in line or '"' in line:
         return line
     code, hash_, comment = line.partition("  # ")
+    partners = _partners(code)
     if code.startswith("def "):  # black splits a def at its parameters
         opening = code.find("(")
-        closing = _closing(code, opening)
+        closing = partners.get(opening, -1)
     else:  # and a statement at the call it ends in
         closing = code.rfind(")")
-        opening = _opening(code, closing)
+        opening = partners.get(closing, -1)
+    if opening < 0 or closing < 0:
+        return line
     head, body = code[: opening + 1], code[opening + 1 : closing]
     tail = code[closing:] + hash_ + comment
-    if opening < 0 or not (_HEAD.fullmatch(head) and _TAIL.fullmatch(tail)):
+    if not (_HEAD.fullmatch(head) and _TAIL.fullmatch(tail)):
         return line
     inner, outer = " " * (indent + 4), " " * indent
     if len(inner + body) <= LINE_LENGTH:
@@ -75,30 +79,16 @@ def laid_out(line: str, indent: int = 0) -> str:
     return "\n".join(lines)
 
 
-def _closing(code: str, opening: int) -> int:
-    """Where the bracket opened at `opening` closes (-1: not in `code`)."""
-    depth = 0
-    for index in range(opening, len(code)):
-        if code[index] in "([{":
-            depth += 1
-        elif code[index] in ")]}":
-            depth -= 1
-            if depth == 0:
-                return index
-    return -1
-
-
-def _opening(code: str, closing: int) -> int:
-    """Where the bracket closed at `closing` opens (-1: not in `code`)."""
-    depth = 0
-    for index in range(closing, -1, -1):
-        if code[index] in ")]}":
-            depth += 1
-        elif code[index] in "([{":
-            depth -= 1
-            if depth == 0:
-                return index
-    return -1
+def _partners(code: str) -> dict[int, int]:
+    """Each bracket's place in `code` -> the place of the one that matches it."""
+    partners, open_at = {}, []
+    for index, char in enumerate(code):
+        if char in "([{":
+            open_at.append(index)
+        elif char in ")]}" and open_at:
+            opening = open_at.pop()
+            partners[opening], partners[index] = index, opening
+    return partners
 
 
 def _items(body: str) -> list[str]:
@@ -122,15 +112,6 @@ def start_worker() -> None:
     global _worker
     if _worker is None and _can_fork() and "black" not in sys.modules:
         _worker = _Worker.start()
-
-
-def stop_worker() -> None:
-    """Stop the formatting worker, if one runs (it also stops when this process
-    exits: it reads the end of its requests)."""
-    global _worker
-    if _worker is not None:
-        _worker.close()
-        _worker = None
 
 
 _worker: _Worker | None = None

@@ -57,10 +57,7 @@ def _sum_to(
     number = kind is float or kind is np.float64 or kind is int  # or `theta[0]`
     if type(gradient) is np.ndarray and gradient.shape == out_shape:  # the usual
         if number:  # the gradient of a number: one sum
-            total = _sum(gradient)
-            if type(total) is np.float64:
-                return total if scale == 1.0 else total * scale
-            return _times(total, scale)
+            return _times(_sum(gradient), scale)
         if kind is np.ndarray and like.shape == out_shape and out_shape:
             if scale != 1.0:
                 return np.multiply(gradient, scale, out)
@@ -91,7 +88,11 @@ def _sum(gradient: np.ndarray) -> ArrayLike:
     """The sum of a gradient's elements: of up to 10,000 float64s (as in a block, see
     _in_blocks), a dot with ones, which BLAS runs on one thread in two thirds of the
     time of numpy's pairwise sum; otherwise numpy's sum."""
-    if gradient.dtype is _ONES.dtype and gradient.ndim == 1 and gradient.size <= 10_000:
+    if (
+        gradient.dtype is _ONES.dtype
+        and gradient.ndim == 1
+        and gradient.size <= _ONES.size
+    ):
         return np.dot(gradient, _ONES[: gradient.size])
     return np.add.reduce(gradient, None)
 

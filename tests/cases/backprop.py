@@ -43,10 +43,7 @@ def _sum_to(
     number = kind is float or kind is np.float64 or kind is int  # or `theta[0]`
     if type(gradient) is np.ndarray and gradient.shape == out_shape:  # the usual
         if number:  # the gradient of a number: one sum
-            total = _sum(gradient)
-            if type(total) is np.float64:
-                return total if scale == 1.0 else total * scale
-            return _times(total, scale)
+            return _times(_sum(gradient), scale)
         if kind is np.ndarray and like.shape == out_shape and out_shape:
             if scale != 1.0:
                 return np.multiply(gradient, scale, out)
@@ -77,7 +74,11 @@ def _sum(gradient: np.ndarray) -> ArrayLike:
     """The sum of a gradient's elements: of up to 10,000 float64s (as in a block, see
     _in_blocks), a dot with ones, which BLAS runs on one thread in two thirds of the
     time of numpy's pairwise sum; otherwise numpy's sum."""
-    if gradient.dtype is _ONES.dtype and gradient.ndim == 1 and gradient.size <= 10_000:
+    if (
+        gradient.dtype is _ONES.dtype
+        and gradient.ndim == 1
+        and gradient.size <= _ONES.size
+    ):
         return np.dot(gradient, _ONES[: gradient.size])
     return np.add.reduce(gradient, None)
 
@@ -110,13 +111,10 @@ def _sum_product(
                 if len(out_shape) != 1:
                     a, b = a.ravel(), b.ravel()
                 if a.size <= 10000:  # BLAS runs n <= 10,000 on one thread
-                    total = np.dot(a, b)
-                else:  # einsum's own loop (no BLAS): neither the speed nor the
-                    # rounding depends on how many threads BLAS may start
-                    total = np.einsum("i,i->", a, b)
-                if type(total) is np.float64:
-                    return total if scale == 1.0 else total * scale
-                return _times(total, scale)
+                    return _times(np.dot(a, b), scale)
+                # einsum's own loop (no BLAS): neither the speed nor the rounding
+                # depends on how many threads BLAS may start
+                return _times(np.einsum("i,i->", a, b), scale)
         elif kind is np.ndarray and like.shape == out_shape:  # an array's: a product
             if type(b) is float or type(b) is int:
                 return np.multiply(a, b * scale, out)
