@@ -687,8 +687,13 @@ def _float_code(expr: Expr, backend: Backend) -> str:
 
 @functools.cache
 def _environment() -> jinja2.Environment:
+    return _new_environment(_template_cache())
+
+
+def _new_environment(cache: jinja2.BytecodeCache | None) -> jinja2.Environment:
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(data_dir("templates"))),
+        bytecode_cache=cache,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -697,6 +702,34 @@ def _environment() -> jinja2.Environment:
     )
     environment.filters["laid_out"] = laid_out  # a long line as black splits it
     return environment
+
+
+class _TemplateCache(jinja2.FileSystemBytecodeCache):
+    """Jinja's cache of compiled templates, in its per-user directory under the
+    temporary directory (as Lark caches the parser's tables, parse.parser): a later
+    run loads the module template's code instead of compiling it again (10 to 20 ms
+    of the half second a small document takes). An entry is keyed by the template's
+    text and the Python version, so it is never stale; one that cannot be read is
+    compiled again, one that cannot be written is not written."""
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except Exception:  # noqa: BLE001 - unreadable or truncated: compile again
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError:
+            pass
+
+
+def _template_cache() -> jinja2.BytecodeCache | None:
+    try:
+        return _TemplateCache()
+    except (OSError, RuntimeError):  # no usable temporary directory: no cache
+        return None
 
 
 @functools.cache

@@ -112,6 +112,33 @@ def test_same_bytes_for_a_crlf_checkout(tmp_path: Path):
     assert result.stdout == (ROOT / "samples" / "backprop.py").read_text()
 
 
+def test_same_bytes_with_the_template_cache_and_without_it(tmp_path: Path):
+    from eqcompiler import codegen
+
+    expected = (ROOT / "samples" / "backprop.py").read_bytes()
+    command = [sys.executable, "-m", "eqcompiler", "compile", "backprop.md", "-o", "-"]
+    env = {**os.environ, "TMPDIR": str(tmp_path)}  # Jinja's cache goes under it
+    for _ in range(2):  # the first run compiles the template and caches it
+        result = subprocess.run(
+            command, capture_output=True, cwd=ROOT / "samples", env=env, timeout=60
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == expected
+    (entry,) = tmp_path.glob("_jinja2-cache-*/__jinja2_*.cache")
+    # a truncated entry, and a cache that can be neither read nor written (its
+    # folder is a file): the template is compiled as without a cache
+    entry.write_bytes(entry.read_bytes()[:40])
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    plain = codegen._new_environment(None).get_template("module.py.j2")
+    code = plain.root_render_func.__code__.co_code
+    for folder in [str(entry.parent), str(not_a_folder)]:
+        environment = codegen._new_environment(codegen._TemplateCache(folder))
+        template = environment.get_template("module.py.j2")
+        assert template.root_render_func.__code__.co_code == code
+    assert not_a_folder.read_text() == ""
+
+
 def test_samples_are_current():
     result = cli(
         "compile", "--check", *(str(s.relative_to(ROOT)) for s in SAMPLES), cwd=ROOT
