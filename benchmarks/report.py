@@ -407,7 +407,9 @@ def _compiler_section(compiler: dict[str, Any]) -> list[str]:
         "pairwise in a tree of `s_{j}`, then `L = s^{2}`. Stages are timed by calling "
         "the pipeline's functions in a fresh process (`python -m benchmarks.compiler "
         "stages DOC`); reverse and black are timed where `codegen.generate` calls them, "
-        "emit is the rest of generate. The command line's own process (start to "
+        "emit is the rest of generate. Each K but the largest is timed twice, before "
+        "and after the largest (the machine's speed drifts meanwhile), and its stages "
+        "are the median of the two. The command line's own process (start to "
         "exit; median of 3 at K = 100, one run above) runs up to --cli-max-k; above "
         "it, the stage-timing process, which does the same work (imports, parser, "
         "every stage, black), stands for it, also in the targets' process ratio.",
