@@ -373,16 +373,18 @@ def run(
 ) -> dict[str, Any]:
     """Every measurement of the compiler suite, as plain data for the report."""
     results: dict[str, Any] = {"kinds": {}, "ks": ks}
+
+    def stages(doc: Path, k: int) -> dict[str, Any]:
+        extra = ["--black-final"] if k <= black_final_max_k else []
+        return child(["stages", str(doc), *extra], timeout)
+
     for kind in KINDS:
         rows: dict[int, dict[str, Any]] = {}
         for k in ks:
             doc = workdir / f"{kind}_{k}.md"
             doc.write_text(document(kind, k), encoding="utf-8")
             log(f"compiler: {kind} K={k}: stages")
-            extra = ["--black-final"] if k <= black_final_max_k else []
-            row: dict[str, Any] = {
-                "stages": child(["stages", str(doc), *extra], timeout)
-            }
+            row: dict[str, Any] = {"stages": stages(doc, k)}
             if k <= cli_max_k:
                 log(f"compiler: {kind} K={k}: as a process")
                 seconds = process_seconds(
@@ -405,8 +407,7 @@ def run(
         # them; each smaller K's stages are the median of its two runs
         for k in ks[:-1]:
             log(f"compiler: {kind} K={k}: stages, again")
-            extra = ["--black-final"] if k <= black_final_max_k else []
-            again = child(["stages", str(workdir / f"{kind}_{k}.md"), *extra], timeout)
+            again = stages(workdir / f"{kind}_{k}.md", k)
             rows[k]["stages"] = _median_stages([rows[k]["stages"], again])
         results["kinds"][kind] = rows
     return results
