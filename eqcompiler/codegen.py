@@ -23,10 +23,10 @@ import jinja2
 
 from . import __version__
 from .adjoint import Backward, Step, reverse
-from .algebra import ZERO, mul
+from .algebra import ONE, ZERO, mul
 from .backends import Backend, float_literal
 from .formatting import LINE_LENGTH, format_python, laid_out
-from .ir import Call, Expr, Mul, Num, Program, Sym, symbols, walk
+from .ir import Call, Expr, Mul, Num, Program, Sub, Sym, symbols, walk
 from .memory import Statement, place, unnest
 from .names import Namer
 from .resources import data_dir
@@ -455,7 +455,10 @@ def _placed(
     fresh: Callable[[str], str],
 ) -> tuple[list[_Line], Sequence[str | None]]:
     """The lines as one statement per numpy operation (memory.unnest), and the
-    spare array each statement's result may go into (memory.place)."""
+    spare array each statement's result may go into (memory.place).
+
+    Gradients that may copy (_Field.shared) copy only if that leaves fewer
+    statements making a new array than sharing the arrays they read."""
     chains = [
         (
             [line.statement]
@@ -464,20 +467,17 @@ def _placed(
         )
         for line in lines
     ]
-    statements = [s for chain in chains for s in chain if s is not None]
-    terms = {
-        s.target
-        for line, chain in zip(lines, chains, strict=True)
-        for s in chain
-        if s is not None and s.target != line.statement.target
-    }
-    placed, into = place(
-        statements,
-        [s.name for s in program.inputs],
-        kept,
-        lambda expr: backend.code_into(expr, "_") is not None,
-        terms,
-    )
+    planned = _planned(lines, chains, program, kept, backend)
+    if any(line.field and line.field.shared for line in lines):
+        shared = [_without_copy(line) for line in lines]
+        chains = [
+            [line.statement] if line.field else chain
+            for line, chain in zip(shared, chains, strict=True)
+        ]
+        sharing = _planned(shared, chains, program, kept, backend)
+        if sharing[2] <= planned[2]:
+            lines, planned = shared, sharing
+    placed, into, _ = planned
     kept_into = [spare for s, spare in zip(placed, into, strict=True) if s is not None]
     result: list[_Line] = []
     stays = iter(placed)
@@ -487,6 +487,48 @@ def _placed(
             continue
         result += _chain_lines(line, [s for s in (next(stays) for _ in chain) if s])
     return result, kept_into
+
+
+def _planned(
+    lines: Sequence[_Line],
+    chains: Sequence[Sequence[Statement | None]],
+    program: Program,
+    kept: Sequence[str],
+    backend: Backend,
+) -> tuple[list[Statement | None], tuple[str | None, ...], int]:
+    """memory.place on the lines' statements (`chains`, as unnested), and how many
+    statements that could write into a spare array make a new one."""
+    statements = [s for chain in chains for s in chain if s is not None]
+    terms = {
+        s.target
+        for line, chain in zip(lines, chains, strict=True)
+        for s in chain
+        if s is not None and s.target != line.statement.target
+    }
+    fixed = {ln.field.target for ln in lines if ln.field and not ln.field.spare}
+
+    def writes_into(statement: Statement) -> bool:
+        if statement.target in fixed:
+            return False
+        return backend.code_into(statement.value, "_") is not None
+
+    inputs = [s.name for s in program.inputs]
+    placed, into = place(statements, inputs, kept, writes_into, terms)
+    made = sum(
+        1
+        for statement, spare in zip(statements, into, strict=True)
+        if spare is None and writes_into(statement)
+    )
+    return placed, into, made
+
+
+def _without_copy(line: _Line) -> _Line:
+    """The line of a gradient that may copy (_Field.shared) as the one that does not."""
+    field = line.field
+    if field is None or field.shared is None:
+        return line
+    shared = replace(field.shared, target=field.target)
+    return _Line(Statement(field.target, shared.value), field=shared)
 
 
 def _chain_lines(line: _Line, chain: Sequence[Statement]) -> list[_Line]:
@@ -561,13 +603,20 @@ class _Field:
     """The gradient of input `name`, computed into the variable `target`: `call`
     is its code, with `{out}` where a spare array may go; `value` is what
     memory.plan sees of it (the arrays it reads, and whether it makes a new one);
-    `data` says the input looks like data (its gradient then is likely an array)."""
+    `data` says the input looks like data (its gradient then is likely an array);
+    `spare` whether a spare array may go in (a likely sum takes one only by chance,
+    and would keep it from the lines after it; a copy makes its own). A likely
+    number's gradient that would be a forward value's array, if the input is an
+    array after all, is a copy where that lets the body reuse the array: `shared`
+    is the field without the copy, for where it does not."""
 
     name: str
     call: str
     value: Expr
     data: bool = False
+    spare: bool = False
     target: str = ""
+    shared: _Field | None = None
 
     def code(self, out: str | None) -> str:
         spare = "" if out is None else f", out={out}"
@@ -599,7 +648,8 @@ def _numpy_gradients(
             left, right = fused[name]
             code = f"{backend.code(left)}, {backend.code(right)}"
             call = f"_sum_product({code}, {name}, {shape}{scaled}{{out}})"
-            fields.append(_Field(name, call, Mul(left, right), name in data))
+            likely = name in data
+            fields.append(_Field(name, call, Mul(left, right), likely, likely))
             continue
         code = backend.code(value)
         copy = ""
@@ -607,12 +657,24 @@ def _numpy_gradients(
             number = float_literal(value.value) if isinstance(value, Num) else code
             code = f"{m}.asarray({number}, {m}.result_type({name}, 1.0))"
         elif isinstance(value, Sym) and factor == 1.0:
-            if value.name in inputs | handed_out or value.name == program.output.name:
-                copy = ", copy=True"  # never hand out an array someone else holds
-            handed_out.add(value.name)
-        read = value if factor == 1.0 else Mul(Num(factor), value)
+            held = (
+                value.name in inputs | handed_out or value.name == program.output.name
+            )
+            if held:  # never hand out an array someone else holds
+                copy = ", copy=True"
+            elif name not in data:
+                call = f"_sum_to({code}, {name}, {shape}, copy=True)"
+                shared = _Field(name, f"_sum_to({code}, {name}, {shape})", value)
+                fields.append(_Field(name, call, Mul(ONE, value), shared=shared))
+                handed_out.add(value.name)
+                continue
+            else:
+                handed_out.add(value.name)
+        # a copy is a new value: the array it copies stays the body's
+        read = value if factor == 1.0 and not copy else Mul(Num(factor), value)
         call = f"_sum_to({code}, {name}, {shape}{scaled}{{out}}{copy})"
-        fields.append(_Field(name, call, read, name in data))
+        likely = name in data
+        fields.append(_Field(name, call, read, likely, likely and not copy))
     return fields
 
 
@@ -620,8 +682,9 @@ def _likely_data(program: Program) -> set[str]:
     """The inputs that look like data rather than weights.
 
     Which inputs are arrays is known only at run time. Papers write a weight
-    before its data (`w x`, `w_{12} x_2`): an input that is the right factor of a
-    product with another input is taken for data.
+    before its data (`w x`, `w_{12} x_2`) and subtract a target from a prediction
+    (`y - y^{*}`, `\\hat{y} - y`): an input that is the right factor of a product
+    with another input, or that is subtracted, is taken for data.
     """
     inputs = {s.name for s in program.inputs}
     data: set[str] = set()
@@ -632,29 +695,36 @@ def _likely_data(program: Program) -> set[str]:
                     a in inputs and b in inputs
                 ):
                     data.add(b)
+                case Sub(right=Sym(name=b)) if b in inputs:
+                    data.add(b)
     return data
 
 
 def _place(
     lines: Sequence[_Line], fields: Sequence[_Field], earliest: int
 ) -> list[_Line]:
-    """`lines` with each gradient of `fields` computed as soon as nothing else
-    reads what it reads (and not before line `earliest`).
+    """`lines` with each gradient of `fields` put where it frees or takes the most
+    arrays (and not before line `earliest`).
 
-    It is then the last to read those arrays: a sum (the gradient of a number)
-    lets them go at once, and an array (the gradient of an array) may be written
-    into one of them. Gradients placed at one point go in input order, those of
+    The gradient of likely data is an array: it goes after the last line that
+    reads what it reads, and may be written into one of those arrays. Any other is
+    likely a sum (the gradient of a number), which needs no array: it goes as soon
+    as what it reads is final, so that the value's last reader is a line that may
+    write into it (`grad_w = sum(d_a * x)` before `d_x = d_a * w` lets the product
+    go into d_a's array). Gradients placed at one point go in input order, those of
     likely data last (their arrays are the ones worth writing into).
     """
     last: dict[str, int] = {}  # name -> the last line that assigns or reads it
+    final: dict[str, int] = {}  # name -> the last line that assigns it
     for index, line in enumerate(lines):
         if line.statement is not None:
-            last[line.statement.target] = index
+            last[line.statement.target] = final[line.statement.target] = index
             for symbol in symbols(line.statement.value):
                 last[symbol.name] = index
     placed: list[tuple[int, bool, int, _Field]] = []
     for order, field in enumerate(fields):
-        reads = [last.get(s.name, -1) + 1 for s in symbols(field.value)]
+        after = last if field.data else final
+        reads = [after.get(s.name, -1) + 1 for s in symbols(field.value)]
         position = max(reads) if reads else len(lines)
         placed.append((max(position, earliest), field.data, order, field))
     placed.sort(key=lambda item: item[:3])

@@ -102,7 +102,7 @@ def place(
     statements: Sequence[Statement],
     inputs: Collection[str],
     kept: Collection[str],
-    writes_into: Callable[[Expr], bool],
+    writes_into: Callable[[Statement], bool],
     terms: Collection[str],
 ) -> tuple[list[Statement | None], tuple[str | None, ...]]:
     """plan, then each of `terms` (names unnest gave operands) that is one
@@ -140,13 +140,13 @@ def plan(
     statements: Sequence[Statement],
     inputs: Collection[str],
     kept: Collection[str],
-    writes_into: Callable[[Expr], bool],
+    writes_into: Callable[[Statement], bool],
 ) -> tuple[str | None, ...]:
     """For each statement, the variable whose array it may write its result into.
 
     `inputs` are the function's parameters; `kept` the names read after the body
-    (returned); `writes_into` tells whether a right side's outermost operation can
-    take `out=`. None where no array is free or the statement cannot write.
+    (returned); `writes_into` tells whether a statement can take `out=` (its right
+    side's outermost operation is a ufunc). None where no array is free or the statement cannot write.
     """
     return _plan(statements, inputs, kept, writes_into)[0]
 
@@ -155,7 +155,7 @@ def _plan(
     statements: Sequence[Statement],
     inputs: Collection[str],
     kept: Collection[str],
-    writes_into: Callable[[Expr], bool],
+    writes_into: Callable[[Statement], bool],
 ) -> tuple[tuple[str | None, ...], list[bool]]:
     """plan's choices, and for each statement whether a later one writes into the
     array it made."""
@@ -178,7 +178,7 @@ def _plan(
                 free[array_of[value]] = None
         value = values[index]
         chosen = None
-        if value is not None and free and writes_into(statement.value):
+        if value is not None and free and writes_into(statement):
             operands = [array_of.get(v) for v in reads[index]]
             chosen = next((a for a in operands if a in free and names.get(a)), None)
             while chosen is None and free:

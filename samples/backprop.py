@@ -37,8 +37,8 @@ def _sum_to(
 ) -> ArrayLike:
     """`scale` times a gradient, summed over the output's elements down to the shape
     of `like` (an input); a gradient of the output's shape goes into `out` if given
-    (a spare array of that shape), and is copied if `copy` (an array the caller
-    holds)."""
+    (a spare array of that shape), and is copied if `copy` (an array someone
+    else holds, or one the body goes on to reuse)."""
     kind = type(like)
     number = kind is float or kind is np.float64 or kind is int  # or `theta[0]`
     if type(gradient) is np.ndarray and gradient.shape == out_shape:  # the usual
@@ -269,8 +269,8 @@ def value_and_grad(
     d_v = np.multiply(y_minus_y_star, y, out=_spare(y, reuse))  # times 2
     grad_w = _sum_product(d_v, x, w, out_shape, 2.0)
     grad_b = _sum_to(d_v, b, out_shape, 2.0)
+    grad_x = _sum_product(d_v, w, x, out_shape, 2.0, out=_spare(d_v, reuse))
     grad_y_star = _sum_to(
         y_minus_y_star, y_star, out_shape, -2.0, out=_spare(y_minus_y_star, reuse)
     )
-    grad_x = _sum_product(d_v, w, x, out_shape, 2.0, out=_spare(d_v, reuse))
     return ell, Gradients(grad_w, grad_x, grad_b, grad_y_star)

@@ -51,8 +51,8 @@ def _sum_to(
 ) -> ArrayLike:
     """`scale` times a gradient, summed over the output's elements down to the shape
     of `like` (an input); a gradient of the output's shape goes into `out` if given
-    (a spare array of that shape), and is copied if `copy` (an array the caller
-    holds)."""
+    (a spare array of that shape), and is copied if `copy` (an array someone
+    else holds, or one the body goes on to reuse)."""
     kind = type(like)
     number = kind is float or kind is np.float64 or kind is int  # or `theta[0]`
     if type(gradient) is np.ndarray and gradient.shape == out_shape:  # the usual

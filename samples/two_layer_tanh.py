@@ -39,8 +39,8 @@ def _sum_to(
 ) -> ArrayLike:
     """`scale` times a gradient, summed over the output's elements down to the shape
     of `like` (an input); a gradient of the output's shape goes into `out` if given
-    (a spare array of that shape), and is copied if `copy` (an array the caller
-    holds)."""
+    (a spare array of that shape), and is copied if `copy` (an array someone
+    else holds, or one the body goes on to reuse)."""
     kind = type(like)
     number = kind is float or kind is np.float64 or kind is int  # or `theta[0]`
     if type(gradient) is np.ndarray and gradient.shape == out_shape:  # the usual
@@ -352,35 +352,37 @@ def value_and_grad(
     # d_y_hat is y_hat_minus_y
     # d_y is -y_hat_minus_y
     # from \hat{y} = v_1 h_1 + v_2 h_2 + c (line 23)
+    grad_v_1 = _sum_product(y_hat_minus_y, h_1, v_1, out_shape)
+    grad_v_2 = _sum_product(y_hat_minus_y, h_2, v_2, out_shape)
+    grad_c = _sum_to(y_hat_minus_y, c, out_shape, copy=True)
     d_h_1 = np.multiply(y_hat_minus_y, v_1, out=_spare(y_hat_term, reuse))
     d_h_2 = y_hat_minus_y * v_2
-    grad_c = _sum_to(y_hat_minus_y, c, out_shape)
-    grad_y = _sum_to(y_hat_minus_y, y, out_shape, -1.0)
+    grad_y = _sum_to(
+        y_hat_minus_y, y, out_shape, -1.0, out=_spare(y_hat_minus_y, reuse)
+    )
     # from h_2 = \tanh(a_2) (line 19)
     d_a_2 = h_2**2
     d_a_2 = np.subtract(1, d_a_2, out=_spare(d_a_2, reuse))
     d_a_2 = np.multiply(d_h_2, d_a_2, out=_spare(d_h_2, reuse))
-    grad_v_2 = _sum_product(y_hat_minus_y, h_2, v_2, out_shape, out=_spare(h_2, reuse))
+    grad_w_21 = _sum_product(d_a_2, x_1, w_21, out_shape)
+    grad_w_22 = _sum_product(d_a_2, x_2, w_22, out_shape)
+    grad_b_2 = _sum_to(d_a_2, b_2, out_shape, copy=True)
     # from h_1 = \tanh(a_1) (line 19)
     d_a_1 = h_1**2
     d_a_1 = np.subtract(1, d_a_1, out=_spare(d_a_1, reuse))
     d_a_1 = np.multiply(d_h_1, d_a_1, out=_spare(d_h_1, reuse))
-    grad_v_1 = _sum_product(y_hat_minus_y, h_1, v_1, out_shape, out=_spare(h_1, reuse))
+    grad_w_11 = _sum_product(d_a_1, x_1, w_11, out_shape)
+    grad_w_12 = _sum_product(d_a_1, x_2, w_12, out_shape)
+    grad_b_1 = _sum_to(d_a_1, b_1, out_shape, copy=True)
     # from a_2 = w_{21} x_1 + w_{22} x_2 + b_2 (line 14)
-    d_x_1 = d_a_2 * w_21
-    d_x_2 = d_a_2 * w_22
-    grad_w_21 = _sum_product(d_a_2, x_1, w_21, out_shape)
-    grad_w_22 = _sum_product(d_a_2, x_2, w_22, out_shape)
-    grad_b_2 = _sum_to(d_a_2, b_2, out_shape)
+    d_x_1 = np.multiply(d_a_2, w_21, out=_spare(h_1, reuse))
+    d_x_2 = np.multiply(d_a_2, w_22, out=_spare(d_a_2, reuse))
     # from a_1 = w_{11} x_1 + w_{12} x_2 + b_1 (line 13)
-    d_x_1_term = d_a_1 * w_11
+    d_x_1_term = np.multiply(d_a_1, w_11, out=_spare(h_2, reuse))
     d_x_1 = np.add(d_x_1, d_x_1_term, out=_spare(d_x_1, reuse))
     grad_x_1 = _sum_to(d_x_1, x_1, out_shape)
-    d_x_2_term = np.multiply(d_a_1, w_12, out=_spare(d_x_1_term, reuse))
+    d_x_2_term = np.multiply(d_a_1, w_12, out=_spare(d_a_1, reuse))
     d_x_2 = np.add(d_x_2, d_x_2_term, out=_spare(d_x_2, reuse))
-    grad_w_11 = _sum_product(d_a_1, x_1, w_11, out_shape, out=_spare(d_x_2_term, reuse))
-    grad_w_12 = _sum_product(d_a_1, x_2, w_12, out_shape)
-    grad_b_1 = _sum_to(d_a_1, b_1, out_shape)
     grad_x_2 = _sum_to(d_x_2, x_2, out_shape)
     return E, Gradients(
         grad_w_11,

@@ -52,8 +52,8 @@ def _sum_to(
 ) -> ArrayLike:
     """`scale` times a gradient, summed over the output's elements down to the shape
     of `like` (an input); a gradient of the output's shape goes into `out` if given
-    (a spare array of that shape), and is copied if `copy` (an array the caller
-    holds)."""
+    (a spare array of that shape), and is copied if `copy` (an array someone
+    else holds, or one the body goes on to reuse)."""
     kind = type(like)
     number = kind is float or kind is np.float64 or kind is int  # or `theta[0]`
     if type(gradient) is np.ndarray and gradient.shape == out_shape:  # the usual
@@ -318,7 +318,7 @@ def value_and_grad(
     d_z = np.multiply(y, d_z, out=_spare(d_z, reuse))  # times -1
     d_z_term = np.multiply(t_1, p, out=_spare(t_1, reuse))
     d_z = np.subtract(d_z, d_z_term, out=_spare(d_z, reuse))  # times -1
-    grad_w_1 = _sum_product(d_z, x_1, w_1, out_shape, -1.0, out=_spare(d_z_term, reuse))
-    grad_w_2 = _sum_product(d_z, x_2, w_2, out_shape, -1.0, out=_spare(p, reuse))
-    grad_b = _sum_to(d_z, b, out_shape, -1.0, out=_spare(d_z, reuse))
+    grad_w_1 = _sum_product(d_z, x_1, w_1, out_shape, -1.0)
+    grad_w_2 = _sum_product(d_z, x_2, w_2, out_shape, -1.0)
+    grad_b = _sum_to(d_z, b, out_shape, -1.0)
     return L, Gradients(grad_w_1, grad_w_2, grad_b)
