@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from .ir import (
     SIGMOID_GIVEN,
     SOFTPLUS_GIVEN,
+    SQUARE,
     Add,
     Call,
     Compare,
@@ -107,6 +108,7 @@ NUMPY = Backend(
         "max": "{m}.maximum",
         "logaddexp": "{m}.logaddexp",
         "min": "{m}.minimum",
+        SQUARE: "{m}.square",  # only codegen writes it (for x^2)
     },
     helpers={"sigmoid": "_sigmoid", "softplus": "_softplus", "relu": "_relu"},
 )

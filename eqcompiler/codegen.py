@@ -26,7 +26,21 @@ from .adjoint import Backward, Step, reverse
 from .algebra import ONE, ZERO, mul
 from .backends import Backend, float_literal
 from .formatting import LINE_LENGTH, format_python, laid_out
-from .ir import Call, Expr, Mul, Num, Program, Sub, Sym, symbols, walk
+from .ir import (
+    SQUARE,
+    Call,
+    Expr,
+    Mul,
+    Num,
+    Pow,
+    Program,
+    Sub,
+    Sym,
+    children,
+    symbols,
+    walk,
+    with_children,
+)
 from .memory import Statement, place, unnest
 from .names import Namer
 from .resources import data_dir
@@ -171,6 +185,9 @@ def _render(
     body_lines = _forward_lines(swept_program, swept) + reverse_lines
     body_names = _names_per_body(namer)
     forward_names, sweep_names = body_names(), body_names()
+    if numpy:  # squares as np.square, which may write into a spare array
+        forward_lines = _squares_called(forward_lines)
+        body_lines = _squares_called(body_lines)
     if not numpy:  # floats: one exponential for σ(±z) and softplus(±z)
         forward_lines = _shared_exponentials(forward_lines, forward_names, backend)
         body_lines = _shared_exponentials(body_lines, sweep_names, backend)
@@ -352,6 +369,31 @@ def _reverse_lines(
                 comment = "" if factor == 1.0 else f"# times {_number_text(factor)}"
                 lines.append(_Line(Statement(step.target, step.value), comment))
     return lines
+
+
+def _squares_called(lines: Sequence[_Line]) -> list[_Line]:
+    """The lines with each x^2 as np.square(x) (ir.SQUARE), in both bodies alike."""
+    return [
+        (
+            line
+            if line.statement is None
+            else replace(
+                line,
+                statement=Statement(
+                    line.statement.target, _square(line.statement.value)
+                ),
+            )
+        )
+        for line in lines
+    ]
+
+
+def _square(expr: Expr) -> Expr:
+    operands = [_square(c) for c in children(expr)]
+    match expr:
+        case Pow(exponent=Num(value=2.0)):
+            return Call(SQUARE, (operands[0],), expr.span, expr.shape)
+    return with_children(expr, operands)
 
 
 def _names_per_body(namer: Namer) -> Callable[[], Callable[[str], str]]:

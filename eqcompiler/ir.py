@@ -123,6 +123,10 @@ class Call:
 # share.share_exponentials), which the math backend prints inline.
 SIGMOID_GIVEN = "sigmoid_given"  # (z, e): (1 if z >= 0 else e) / (1 + e)
 SOFTPLUS_GIVEN = "softplus_given"  # (z, log1p(e)): (z if z > 0 else 0) + log1p(e)
+# x^2 in numpy code: np.square, a ufunc, which may write into a spare array (`x**2`
+# on arrays is the same pass; on numpy scalars it rounds differently, so the
+# numpy backend writes every square of generated code this way)
+SQUARE = "square"
 
 
 @dataclass(frozen=True, slots=True)

@@ -278,7 +278,8 @@ def forward(
     y_hat = np.add(y_hat, y_hat_term, out=_spare(y_hat, reuse))
     y_hat = np.add(y_hat, c, out=_spare(y_hat, reuse))
     # E = \frac{1}{2}\left(\hat{y} - y\right)^{2} (line 25)
-    E = (y_hat - y) ** 2
+    E = np.subtract(y_hat, y, out=_spare(y_hat, reuse))
+    E = np.square(E, out=_spare(E, reuse))
     E = np.multiply(1 / 2, E, out=_spare(E, reuse))
     return E
 
@@ -344,7 +345,7 @@ def value_and_grad(
     # E = \frac{1}{2}\left(\hat{y} - y\right)^{2} (line 25)
     y_hat_minus_y = np.subtract(y_hat, y, out=_spare(y_hat, reuse))
     # E = \frac{1}{2}\left(\hat{y} - y\right)^{2} (line 25)
-    E = y_hat_minus_y**2
+    E = np.square(y_hat_minus_y, out=_spare(y_hat_term, reuse))
     E = np.multiply(1 / 2, E, out=_spare(E, reuse))
     out_shape = np.shape(E)
     # Backward sweep: d_x is the derivative of sum(E) with respect to x.
@@ -355,20 +356,20 @@ def value_and_grad(
     grad_v_1 = _sum_product(y_hat_minus_y, h_1, v_1, out_shape)
     grad_v_2 = _sum_product(y_hat_minus_y, h_2, v_2, out_shape)
     grad_c = _sum_to(y_hat_minus_y, c, out_shape, copy=True)
-    d_h_1 = np.multiply(y_hat_minus_y, v_1, out=_spare(y_hat_term, reuse))
+    d_h_1 = y_hat_minus_y * v_1
     d_h_2 = y_hat_minus_y * v_2
     grad_y = _sum_to(
         y_hat_minus_y, y, out_shape, -1.0, out=_spare(y_hat_minus_y, reuse)
     )
     # from h_2 = \tanh(a_2) (line 19)
-    d_a_2 = h_2**2
+    d_a_2 = np.square(h_2, out=_spare(h_2, reuse))
     d_a_2 = np.subtract(1, d_a_2, out=_spare(d_a_2, reuse))
     d_a_2 = np.multiply(d_h_2, d_a_2, out=_spare(d_h_2, reuse))
     grad_w_21 = _sum_product(d_a_2, x_1, w_21, out_shape)
     grad_w_22 = _sum_product(d_a_2, x_2, w_22, out_shape)
     grad_b_2 = _sum_to(d_a_2, b_2, out_shape, copy=True)
     # from h_1 = \tanh(a_1) (line 19)
-    d_a_1 = h_1**2
+    d_a_1 = np.square(h_1, out=_spare(h_1, reuse))
     d_a_1 = np.subtract(1, d_a_1, out=_spare(d_a_1, reuse))
     d_a_1 = np.multiply(d_h_1, d_a_1, out=_spare(d_h_1, reuse))
     grad_w_11 = _sum_product(d_a_1, x_1, w_11, out_shape)

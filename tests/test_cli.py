@@ -65,7 +65,9 @@ def test_seed_compiles_as_it_is(tmp_path: Path, backend: str):
     result = run_cli("compile", str(SEED), "-o", str(out), "--backend", backend)
     assert result.returncode == 0, result.stderr
     square = (
-        "y_minus_y_star**2" if backend == "numpy" else "y_minus_y_star * y_minus_y_star"
+        "np.square(y_minus_y_star)"
+        if backend == "numpy"
+        else "y_minus_y_star * y_minus_y_star"
     )
     assert f"ell = {square}  # " in out.read_text()
 

@@ -311,6 +311,8 @@ def test_a_likely_numbers_gradient_is_summed_before_its_array_is_reused():
     assert _line_of(source, "grad_w_21 =") < _line_of(source, "d_x_2 =")
     assert "d_x_2 = np.multiply(d_a_2, w_22, out=_spare(d_a_2, reuse))" in source
     assert "grad_w_21 = _sum_product(d_a_2, x_1, w_21, out_shape)\n" in source
+    # a square is np.square, which may go into a spare array: here h_2's, in place
+    assert "d_a_2 = np.square(h_2, out=_spare(h_2, reuse))" in source
     assert _line_of(source, "grad_x_1 =") > _line_of(source, "d_x_1 = np.add(")
     # grad_c would be y_hat_minus_y's array if c were one: it copies, which lets
     # grad_y (y: data) be written into that array
@@ -360,3 +362,19 @@ def test_reordered_and_copied_gradients_keep_their_numbers(layout, tmp_path):
     arrays = [a for a in arrays if isinstance(a, np.ndarray) and a.ndim]
     for i, a in enumerate(arrays):
         assert not any(np.shares_memory(a, b) for b in arrays[i + 1 :])
+
+
+def test_a_square_rounds_alike_on_numpy_scalars_and_on_arrays(tmp_path):
+    """np.square, in forward and in value_and_grad alike: on numpy scalars `x**2`
+    would round as pow() does, 1 in 1,000 apart from the arrays' square."""
+    source = compile_latex("$$u = w x$$\n$$L = (u - t)^{2}$$\n")
+    assert "**" not in source.split("def _sum_to")[0] + source.split("def forward")[1]
+    module = import_module_text(source, tmp_path)
+    rng = np.random.default_rng(7)
+    w, x, t = rng.normal(size=(3, 2000)) * 3
+    whole = module.value_and_grad(w=w, x=x, t=t)
+    for i in range(2000):
+        one = dict(w=np.float64(w[i]), x=np.float64(x[i]), t=np.float64(t[i]))
+        value, gradients = module.value_and_grad(**one)
+        assert module.forward(**one) == value == whole[0][i]
+        assert gradients.w == whole[1].w[i]

@@ -334,7 +334,7 @@ def test_forward_rounds_a_whole_power_as_value_and_grad_does(power: str, tmp_pat
     """Found by the program campaign: forward wrote `(\\cosh \\cos u)^{-2}` into a
     spare array as np.power(..., -2.0, out=...), value_and_grad as `t**-2.0`; on
     numpy scalars (Python float inputs) 1 in 20 differ in the last bit. A whole
-    power is `**` wherever it is printed."""
+    power is `**` wherever it is printed, a square np.square."""
     latex = f"$$u = \\pi - x - a$$\n$$v = (\\cosh \\cos(u))^{{{power}}}$$\n"
     module = import_module_text(compile_latex(latex, "numpy"), tmp_path)
     rng = np.random.default_rng(4375)

@@ -237,7 +237,9 @@ def forward(w: ArrayLike, x: ArrayLike, b: ArrayLike, y_star: ArrayLike) -> Arra
     u = w * x  # u = wx (line 11)
     v = np.add(u, b, out=_spare(u, reuse))  # v = u + b (line 13)
     y = np.exp(v, out=_spare(v, reuse))  # y = e^{v} (line 15)
-    ell = (y - y_star) ** 2  # \ell = (y - y^{*})^{2} (line 19)
+    # \ell = (y - y^{*})^{2} (line 19)
+    ell = np.subtract(y, y_star, out=_spare(y, reuse))
+    ell = np.square(ell, out=_spare(ell, reuse))
     return ell
 
 
@@ -258,7 +260,7 @@ def value_and_grad(
     v = np.add(u, b, out=_spare(u, reuse))  # v = u + b (line 13)
     y = np.exp(v, out=_spare(v, reuse))  # y = e^{v} (line 15)
     y_minus_y_star = y - y_star  # \ell = (y - y^{*})^{2} (line 19)
-    ell = y_minus_y_star**2  # \ell = (y - y^{*})^{2} (line 19)
+    ell = np.square(y_minus_y_star)  # \ell = (y - y^{*})^{2} (line 19)
     out_shape = np.shape(ell)
     # Backward sweep: d_x is the derivative of sum(ell) with respect to x; where
     # a line says "times 2", the derivative is 2 * d_x: the gradients apply the 2.
