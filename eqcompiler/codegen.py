@@ -23,7 +23,7 @@ import jinja2
 
 from . import __version__
 from .adjoint import Backward, Step, reverse
-from .algebra import ONE, ZERO, mul
+from .algebra import ZERO, mul
 from .backends import Backend, float_literal
 from .formatting import LINE_LENGTH, format_python, laid_out
 from .ir import (
@@ -694,7 +694,7 @@ def _numpy_gradients(
             fields.append(_Field(name, call, Mul(left, right), likely, likely))
             continue
         code = backend.code(value)
-        copy = ""
+        copy, held = "", False
         if not symbols(value):  # a constant, in the input's float type (float32)
             number = float_literal(value.value) if isinstance(value, Num) else code
             code = f"{m}.asarray({number}, {m}.result_type({name}, 1.0))"
@@ -702,21 +702,21 @@ def _numpy_gradients(
             held = (
                 value.name in inputs | handed_out or value.name == program.output.name
             )
-            if held:  # never hand out an array someone else holds
+            # never hand out an array someone else holds; a likely number's
+            # gradient copies one the body may reuse, or shares it (`shared`)
+            if held or name not in data:
                 copy = ", copy=True"
-            elif name not in data:
-                call = f"_sum_to({code}, {name}, {shape}, copy=True)"
-                shared = _Field(name, f"_sum_to({code}, {name}, {shape})", value)
-                fields.append(_Field(name, call, Mul(ONE, value), shared=shared))
-                handed_out.add(value.name)
-                continue
-            else:
-                handed_out.add(value.name)
+            handed_out.add(value.name)
         # a copy is a new value: the array it copies stays the body's
         read = value if factor == 1.0 and not copy else Mul(Num(factor), value)
         call = f"_sum_to({code}, {name}, {shape}{scaled}{{out}}{copy})"
         likely = name in data
-        fields.append(_Field(name, call, read, likely, likely and not copy))
+        shared = None
+        if copy and not held:  # a likely number's: see _Field
+            shared = _Field(name, call.replace(copy, ""), value)
+        fields.append(
+            _Field(name, call, read, likely, likely and not copy, shared=shared)
+        )
     return fields
 
 

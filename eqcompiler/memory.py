@@ -146,7 +146,8 @@ def plan(
 
     `inputs` are the function's parameters; `kept` the names read after the body
     (returned); `writes_into` tells whether a statement can take `out=` (its right
-    side's outermost operation is a ufunc). None where no array is free or the statement cannot write.
+    side's outermost operation is a ufunc). None where no array is free or the
+    statement cannot write.
     """
     return _plan(statements, inputs, kept, writes_into)[0]
 
