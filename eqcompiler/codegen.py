@@ -41,7 +41,7 @@ from .ir import (
     walk,
     with_children,
 )
-from .memory import Statement, place, unnest
+from .memory import Statement, makes_value, place, unnest
 from .names import Namer
 from .resources import data_dir
 from .scale import Gradient, scale
@@ -243,12 +243,14 @@ def _render(
             _helper_source("numpy", h) for h in ("_sum_to", "_ONES", "_sum", "_times")
         ]
     if fused:
-        helpers.append(_helper_source("numpy", "_sum_product"))
+        helpers += [
+            _helper_source("numpy", h) for h in ("_sum_product", "_ROW", "_long_dot")
+        ]
     blocked = any("= _array_size(" in line for line in forward + forward_and_sweep)
     if blocked:
         helpers += [
             _helper_source("numpy", h)
-            for h in ("_array_size", "_LARGE", "_BLOCK", "_in_blocks", "_spare")
+            for h in ("_array_size", "_IN_CACHE", "_BLOCK", "_in_blocks", "_spare")
         ]
     usual = "np" if numpy else "math"  # how templates/helpers_*.py name the module
     preformatted: list[str] = []  # formatted apart from the rest (_spliced)
@@ -453,16 +455,17 @@ def _print_body(
     into: Sequence[str | None] = [None] * sum(1 for ln in lines if ln.statement)
     if backend.name == "numpy":  # one array per statement, and where each goes
         lines, into = _placed(lines, program, kept, backend, fresh)
-    size, reuse = fresh("size"), fresh("reuse")
+    size, reuse, arrays = fresh("size"), fresh("reuse"), fresh("arrays")
     printed: list[str] = []
     if any(into):  # temporaries: large arrays are taken in blocks that fit the cache
         arguments = ", ".join(s.name for s in program.inputs)
+        made = _arrays_made(lines, into)
+        held = f"({arrays} + {made})" if made else arrays
+        own = f"  # with its own {made} array{'' if made == 1 else 's'}" if made else ""
         printed += [
-            laid_out(
-                f"{size} = _array_size({arguments})  # per array input; 0: they differ",
-                4,
-            ),
-            f"if {size} > _LARGE:  # large: run on blocks that stay in the cache",
+            "# elements per array input (0: they differ), and how many are arrays",
+            laid_out(f"{size}, {arrays} = _array_size({arguments})", 4),
+            f"if {size} > _BLOCK and {size} * {held} > _IN_CACHE:{own}",
             "    " + laid_out(f"return _in_blocks({function}, {arguments})", 8),
             f"{reuse} = {size} > 0  # may results go into spare arrays?",
         ]
@@ -487,6 +490,20 @@ def _print_body(
         else:  # black would wrap the statement around a trailing comment
             printed += [line.comment, laid_out(statement, 4)]
     return printed
+
+
+def _arrays_made(lines: Sequence[_Line], into: Sequence[str | None]) -> int:
+    """How many arrays the body makes when its inputs are arrays: a statement that
+    does not write into a spare array makes one, unless it only names a value or is
+    the gradient of a likely number (a sum)."""
+    statements = [line for line in lines if line.statement is not None]
+    return sum(
+        1
+        for line, spare in zip(statements, into, strict=True)
+        if spare is None
+        and (line.field is None or line.field.data)
+        and makes_value(line.statement.value)
+    )
 
 
 def _placed(

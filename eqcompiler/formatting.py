@@ -22,7 +22,7 @@ import sys
 from typing import IO, Any
 
 LINE_LENGTH = 88
-_HEAD = re.compile(r"def \w+\(|(return|\w+ =) (\w+, )?[\w.]+\(")  # laid_out's
+_HEAD = re.compile(r"def \w+\(|(return|\w+(, \w+)* =) (\w+, )?[\w.]+\(")  # laid_out's
 _TAIL = re.compile(r"\)(\[1\])?(  # .*)?|\) -> .+:")
 _LENGTH = struct.Struct("<Q")  # a message: its length in bytes, then its UTF-8 text
 _OK, _FAILED = b"k", b"x"  # the worker's reply starts with one of these

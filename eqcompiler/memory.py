@@ -58,7 +58,7 @@ def unnest(
     value = statement.value
     while True:
         inner = next(
-            (e for e in operands(value) or () if _fresh(e) and symbols(e)), None
+            (e for e in operands(value) or () if makes_value(e) and symbols(e)), None
         )
         if inner is None:
             break
@@ -81,7 +81,7 @@ def _with_terms(
     before: list[Statement] = []
     names: dict[int, str] = {}  # operand (by identity) -> its term
     for operand in operands(statement.value) or ():
-        if id(operand) in names or not (_fresh(operand) and symbols(operand)):
+        if id(operand) in names or not (makes_value(operand) and symbols(operand)):
             continue
         term = Statement(fresh(f"{statement.target}_term"), operand)
         before += unnest(term, operands, fresh)
@@ -203,13 +203,13 @@ def _plan(
     return tuple(result), taken
 
 
-def _fresh(expr: Expr) -> bool:
+def makes_value(expr: Expr) -> bool:
     """Whether evaluating `expr` makes a new value (not an existing one again)."""
     match expr:
         case Sym() | Num() | Const():
             return False
         case Neg(operand=Neg(operand=operand)):
-            return _fresh(operand)
+            return makes_value(operand)
     return True
 
 
@@ -236,7 +236,7 @@ def _values(
         reads.append(read)
         for value in read:
             last_read[value] = index
-        if _fresh(statement.value):
+        if makes_value(statement.value):
             value = next_value
             next_value += 1
             owned.add(value)

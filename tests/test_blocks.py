@@ -4,6 +4,7 @@ numbers as one pass over the whole arrays, shaped and typed as the inputs."""
 from __future__ import annotations
 
 import inspect
+import re
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +36,20 @@ def _inputs(module, size: int | tuple, numbers: bool, dtype=np.float64, seed=0):
 
 def _in_one_pass(module, monkeypatch, function: str, inputs: dict):
     with monkeypatch.context() as patch:
-        patch.setattr(module, "_LARGE", 10**9)  # no input is that large
+        patch.setattr(module, "_IN_CACHE", 10**15)  # no body holds that much
         return getattr(module, function)(**inputs)
+
+
+@pytest.fixture
+def small_cache(monkeypatch):
+    """A cache of 2**18 elements: arrays of more than _BLOCK elements (2**17) run in
+    blocks, so that the tests need no arrays of millions."""
+
+    def shrink(module):
+        monkeypatch.setattr(module, "_IN_CACHE", 2**18)
+        return module
+
+    return shrink
 
 
 def _assert_same(blocked, whole, rtol: float) -> None:
@@ -52,9 +65,11 @@ def _assert_same(blocked, whole, rtol: float) -> None:
 
 @pytest.mark.parametrize("numbers", [True, False], ids=["numbers", "arrays"])
 @pytest.mark.parametrize("path", [SEED, *SAMPLES], ids=lambda p: p.stem)
-def test_blocks_give_what_one_pass_gives(path, numbers, tmp_path, monkeypatch):
-    module = _module(path, tmp_path)
-    size = module._LARGE + 1  # blocks of _BLOCK elements, give or take one
+def test_blocks_give_what_one_pass_gives(
+    path, numbers, tmp_path, monkeypatch, small_cache
+):
+    module = small_cache(_module(path, tmp_path))
+    size = 2 * module._BLOCK + 1  # three blocks, give or take one element
     inputs = _inputs(module, size, numbers)
     value, gradients = module.value_and_grad(**inputs)
     whole_value, whole_gradients = _in_one_pass(
@@ -67,8 +82,8 @@ def test_blocks_give_what_one_pass_gives(path, numbers, tmp_path, monkeypatch):
     _assert_same(module.forward(**inputs), whole_value, 0)
 
 
-def test_the_seed_in_blocks_against_its_closed_form(tmp_path):
-    module = _module(SEED, tmp_path)
+def test_the_seed_in_blocks_against_its_closed_form(tmp_path, small_cache):
+    module = small_cache(_module(SEED, tmp_path))
     rng = np.random.default_rng(1)
     x, y_star = rng.normal(size=(2, 300_007))
     w, b = 0.3, -0.1
@@ -85,8 +100,10 @@ def test_the_seed_in_blocks_against_its_closed_form(tmp_path):
 @pytest.mark.parametrize(
     "layout", ["2-d", "float32", "fortran order", "strided", "numpy scalars"], ids=str
 )
-def test_blocks_keep_the_inputs_shape_and_type(layout, tmp_path, monkeypatch):
-    module = _module(SEED, tmp_path)
+def test_blocks_keep_the_inputs_shape_and_type(
+    layout, tmp_path, monkeypatch, small_cache
+):
+    module = small_cache(_module(SEED, tmp_path))
     dtype = np.float32 if layout == "float32" else np.float64
     shape = (513, 512) if layout in ("2-d", "fortran order") else 300_001
     inputs = _inputs(module, shape, numbers=True, dtype=dtype)
@@ -101,7 +118,7 @@ def test_blocks_keep_the_inputs_shape_and_type(layout, tmp_path, monkeypatch):
         inputs = {
             k: np.float64(v) if type(v) is float else v for k, v in inputs.items()
         }
-        assert module._array_size(*inputs.values()) > module._LARGE
+        assert module._array_size(*inputs.values()) == (300_001, 2)
     value, gradients = module.value_and_grad(**inputs)
     assert value.shape == np.shape(inputs["x"]) and value.dtype == dtype
     whole_value, whole_gradients = _in_one_pass(
@@ -114,9 +131,11 @@ def test_blocks_keep_the_inputs_shape_and_type(layout, tmp_path, monkeypatch):
     assert gradients.x.dtype == gradients.w.dtype == dtype
 
 
-def test_blocks_leave_the_inputs_alone_and_hand_out_arrays_of_their_own(tmp_path):
-    module = _module(SAMPLES[-1], tmp_path)  # two_layer_tanh: three array inputs
-    inputs = _inputs(module, module._LARGE + 5, numbers=True)
+def test_blocks_leave_the_inputs_alone_and_hand_out_arrays_of_their_own(
+    tmp_path, small_cache
+):
+    module = small_cache(_module(SAMPLES[-1], tmp_path))  # two_layer_tanh
+    inputs = _inputs(module, 2 * module._BLOCK + 5, numbers=True)
     copies = {k: np.copy(v) for k, v in inputs.items()}
     value, gradients = module.value_and_grad(**inputs)
     assert all(np.array_equal(inputs[k], copies[k]) for k in inputs)
@@ -127,12 +146,12 @@ def test_blocks_leave_the_inputs_alone_and_hand_out_arrays_of_their_own(tmp_path
         assert not any(np.shares_memory(result, r) for r in results[i + 1 :])
 
 
-def test_large_arrays_that_broadcast_are_taken_whole(tmp_path):
-    module = _module(SEED, tmp_path)
+def test_large_arrays_that_broadcast_are_taken_whole(tmp_path, small_cache):
+    module = small_cache(_module(SEED, tmp_path))
     rng = np.random.default_rng(2)
     x = rng.normal(size=300_000)
     y_star = np.array([0.5])  # shape (1,): it broadcasts, so no blocks
-    assert module._array_size(0.3, x, -0.1, y_star) == 0
+    assert module._array_size(0.3, x, -0.1, y_star) == (0, 2)
     value, gradients = module.value_and_grad(w=0.3, x=x, b=-0.1, y_star=y_star)
     full = np.full_like(x, 0.5)
     want_value, want = module.value_and_grad(w=0.3, x=x, b=-0.1, y_star=full)
@@ -144,10 +163,15 @@ def test_large_arrays_that_broadcast_are_taken_whole(tmp_path):
 
 def test_array_size_says_when_arrays_share_a_shape_and_a_float_type(tmp_path):
     module = _module(SEED, tmp_path)
-    size = module._array_size
     a, b = np.zeros(7), np.ones(7)
-    assert size(a, 1.5, b, 2) == 7
-    assert size(1.5, 2) == 1  # numbers only: one element
+
+    def size(*inputs):
+        elements, arrays = module._array_size(*inputs)
+        assert arrays == sum(type(v) is np.ndarray for v in inputs), inputs
+        return elements
+
+    assert module._array_size(a, 1.5, b, 2) == (7, 2)
+    assert module._array_size(1.5, 2) == (1, 0)  # numbers only: one element
     assert size(a, np.zeros(6)) == 0  # shapes differ
     assert size(a, np.zeros(7, np.float32)) == 0  # float types differ
     assert size(np.arange(7), 1.0) == 0  # integers: results would be new arrays
@@ -157,3 +181,55 @@ def test_array_size_says_when_arrays_share_a_shape_and_a_float_type(tmp_path):
     assert size(a, np.int64(1)) == 0
     assert size(a, True) == 0
     assert size(np.zeros((3, 4)), np.ones((3, 4))) == 12
+
+
+def _calls_in_blocks(module, monkeypatch, function: str, inputs: dict) -> int:
+    """How many times `function` hands its inputs to _in_blocks."""
+    calls = []
+    in_blocks = module._in_blocks
+
+    def spy(*args):
+        calls.append(args)
+        return in_blocks(*args)
+
+    monkeypatch.setattr(module, "_in_blocks", spy)
+    getattr(module, function)(**inputs)
+    monkeypatch.setattr(module, "_in_blocks", in_blocks)
+    return len(calls)
+
+
+def test_blocks_only_when_the_arrays_held_outgrow_the_cache(tmp_path, monkeypatch):
+    module = _module(SEED, tmp_path)
+    source = inspect.getsource(module.value_and_grad)
+    own = int(re.search(r"size \* \(arrays \+ (\d+)\) > _IN_CACHE", source)[1])
+    assert own == 3  # u (then v, y, d_v, grad_x), y_minus_y_star, ell
+    x, y_star = np.ones((2, 2 * module._BLOCK))
+    held = 2 + own  # x and y_star, and the body's
+    for cache, blocks in ((x.size * held, 0), (x.size * held - 1, 1)):
+        monkeypatch.setattr(module, "_IN_CACHE", cache)
+        inputs = {"w": 0.5, "x": x, "b": 0.1, "y_star": y_star}
+        assert _calls_in_blocks(module, monkeypatch, "value_and_grad", inputs) == blocks
+        inputs["y_star"] = 1.0  # one array fewer: fits again
+        assert _calls_in_blocks(module, monkeypatch, "value_and_grad", inputs) == 0
+    # at the default, arrays of 10^6 fit: five of them are 5 of 2**23 elements
+    monkeypatch.undo()
+    inputs = {"w": 0.5, "x": np.ones(10**6), "b": 0.1, "y_star": np.ones(10**6)}
+    assert _calls_in_blocks(module, monkeypatch, "value_and_grad", inputs) == 0
+
+
+def test_a_body_of_many_arrays_takes_a_block_whole(tmp_path, monkeypatch):
+    """With 70 arrays of its own, even one block outgrows the cache: a block, of
+    at most _BLOCK elements, is taken whole (not split again, without end)."""
+    links = "\n\n".join(f"$$v_{{{i}}} = \\tanh(v_{{{i - 1}}})$$" for i in range(1, 71))
+    doc = tmp_path / "chain.md"
+    doc.write_text(f"$$v_{{0}} = x$$\n\n{links}\n\n$$L = v_{{70}}^{{2}}$$\n")
+    module = _module(doc, tmp_path)
+    assert module._BLOCK * 70 > module._IN_CACHE
+    x = np.random.default_rng(3).uniform(-1, 1, 2 * module._BLOCK + 3)
+    assert _calls_in_blocks(module, monkeypatch, "value_and_grad", {"x": x}) == 1
+    value, gradients = module.value_and_grad(x=x)
+    whole_value, whole = _in_one_pass(module, monkeypatch, "value_and_grad", {"x": x})
+    np.testing.assert_array_equal(value, whole_value)
+    np.testing.assert_array_equal(gradients.x, whole.x)
+    small = x[: module._BLOCK]  # not more than a block: whole
+    assert _calls_in_blocks(module, monkeypatch, "value_and_grad", {"x": small}) == 0

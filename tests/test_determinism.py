@@ -248,7 +248,7 @@ def test_each_statement_points_to_its_equation(path: Path):
             target = _target(statement)
             if "= _array_size(" in first or re.match(r"\s*reuse = ", first):
                 continue  # whether results may go into spare arrays
-            if re.match(r"\s*if size > _LARGE:", first):  # large: in blocks
+            if re.match(r"\s*if size > _BLOCK and size \* ", first):  # in blocks
                 assert "return _in_blocks(" in lines[statement.lineno], first
                 continue
             if re.match(r"\s*out_shape = ", first):  # the gradients' starting point

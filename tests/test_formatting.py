@@ -110,6 +110,8 @@ LONGER = ", ".join(f"argument_{i}" for i in range(30))  # too long for one more 
         (f"grad = np.multiply({LONG}, out=_spare(y_minus_y_star, reuse))", 4),
         (f"size = _array_size({LONG})  # per array input; 0: they differ", 4),
         (f"size = _array_size({LONGER})  # per array input; 0: they differ", 4),
+        (f"size, arrays = _array_size({LONG})", 4),
+        (f"size, arrays = _array_size({LONGER})", 4),
         (f"return _in_blocks(value_and_grad, {LONG})", 8),
         (f"return value_and_grad({LONGER})[1]", 4),
         (f"return E, Gradients({LONGER})", 4),

@@ -4,6 +4,7 @@ helpers that apply them (`_sum_to`, `_sum_product`, `_times`)."""
 from __future__ import annotations
 
 import ast
+import math
 
 import numpy as np
 import pytest
@@ -232,6 +233,35 @@ def test_sum_product_of_numbers_and_arrays(helpers):
     # two numbers, for an array input: the product broadcast to the output's shape
     spread = sum_product(2.0, 3.0, np.zeros(4), (4,), 0.5)
     assert spread.shape == (4,) and np.all(spread == 3.0)
+
+
+@pytest.mark.parametrize(
+    "n", [10_001, 8192 * 3, 8192 * 3 + 5, 131_072, 1_000_003], ids=lambda n: f"n={n}"
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=lambda t: t.__name__)
+def test_long_dot_is_the_sum_of_products_whatever_blas_threads(helpers, n, dtype):
+    """Over more than 10,000 elements, rows of _ROW: BLAS's one-thread path."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    rng = np.random.default_rng(n)
+    a, b = rng.normal(size=(2, n)).astype(dtype)
+    exact = math.fsum((a.astype(np.float64) * b.astype(np.float64)).tolist())
+    results = []
+    for threads in (1, 2, None):
+        with threadpoolctl.threadpool_limits(limits=threads, user_api="blas"):
+            results.append(helpers["_long_dot"](a, b))
+            results.append(helpers["_sum_product"](a, b, 0.5, (n,)))
+    total = results[0]
+    assert np.asarray(total).dtype == dtype
+    assert all(r == total and np.asarray(r).dtype == dtype for r in results)
+    scale = math.sqrt(n) if dtype == np.float64 else math.sqrt(n) * 1e8
+    assert abs(float(total) - exact) < 1e-12 * scale * float(np.abs(a * b).sum() / n)
+    # a 2-d product: the same rows; a strided one: the same sum, rounded alike
+    square = helpers["_sum_product"](
+        a[: 1000 * 10].reshape(1000, 10), b[:10_000].reshape(1000, 10), 0.5, (1000, 10)
+    )
+    assert square == helpers["_sum_product"](a[:10_000], b[:10_000], 0.5, (10_000,))
+    strided = helpers["_long_dot"](np.repeat(a, 2)[::2], b)  # numpy's own loop
+    assert strided == pytest.approx(total, rel=1e-12 if dtype == np.float64 else 1e-5)
 
 
 def test_integer_arrays_are_scaled_without_truncation(helpers):
