@@ -109,6 +109,7 @@ NUMPY = Backend(
         "logaddexp": "{m}.logaddexp",
         "min": "{m}.minimum",
         SQUARE: "{m}.square",  # only codegen writes it (for x^2)
+        "log1p": "{m}.log1p",  # only share_exponentials writes it
     },
     helpers={"sigmoid": "_sigmoid", "softplus": "_softplus", "relu": "_relu"},
 )

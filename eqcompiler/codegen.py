@@ -188,9 +188,9 @@ def _render(
     if numpy:  # squares as np.square, which may write into a spare array
         forward_lines = _squares_called(forward_lines)
         body_lines = _squares_called(body_lines)
-    if not numpy:  # floats: one exponential for σ(±z) and softplus(±z)
-        forward_lines = _shared_exponentials(forward_lines, forward_names, backend)
-        body_lines = _shared_exponentials(body_lines, sweep_names, backend)
+    # one exponential for σ(±z) and softplus(±z) (on arrays, for the softpluses)
+    forward_lines = _shared_exponentials(forward_lines, forward_names, backend)
+    body_lines = _shared_exponentials(body_lines, sweep_names, backend)
     forward = _print_body(
         forward_lines, program, [program.output.name], backend, "forward", forward_names
     )
@@ -424,7 +424,8 @@ def _shared_exponentials(
     """The lines with one e^{-|z|} for the sigmoids and softpluses of ±z
     (share.share_exponentials), each shared value on a line before its first use."""
     at = [i for i, line in enumerate(lines) if line.statement is not None]
-    shared = share_exponentials([lines[i].statement for i in at], fresh)
+    statements = [lines[i].statement for i in at]
+    shared = share_exponentials(statements, fresh, arrays=backend.name == "numpy")
     result = list(lines)
     for i, statement, before in reversed(
         list(zip(at, shared.statements, shared.before, strict=True))

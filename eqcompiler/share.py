@@ -140,7 +140,7 @@ class Exponentials:
 
 
 def share_exponentials(
-    statements: Sequence[Statement], fresh: Callable[[str], str]
+    statements: Sequence[Statement], fresh: Callable[[str], str], arrays: bool = False
 ) -> Exponentials:
     """Each argument whose sigmoid or softplus (of it or its negation) a body takes
     more than once gets one `e = exp(-abs(z))`, and, for more than one softplus,
@@ -150,23 +150,35 @@ def share_exponentials(
     what the math helpers compute, to the bit, for z and -z alike (their e^{-z} or
     e^{z} is e^{-|z|}); a logistic regression's four exponentials and two logarithms
     become one of each. `fresh(wanted)` names the values added.
+
+    On `arrays` (numpy), only softpluses share: one `log1p(exp(-abs(z)))` for the
+    softpluses of ±z, each then `maximum(z, 0) + log1p(...)`, as _softplus computes
+    it. A shared sigmoid would pick 1 or e per element (np.where), a pass that costs
+    more than the exponential it saves.
     """
     calls = _family_calls_keyed(statements)
     # key -> (statement index, function, argument) of each call
     sites: dict[tuple, list[tuple[int, str, Expr]]] = {}
     for index, found in enumerate(calls):
         for function, key, argument in found:
-            if key is not None:
+            if key is not None and (function == "softplus" or not arrays):
                 sites.setdefault(key, []).append((index, function, argument))
-    given: dict[tuple, tuple[Expr, Expr]] = {}  # key -> what σ and softplus read
+    given: dict[tuple, tuple[Expr | None, Expr]] = {}  # key -> what σ, softplus read
     before: list[list[tuple[Statement, Expr]]] = [[] for _ in statements]
     for key, uses in sites.items():
         if len(uses) < 2:
             continue
         base = key[0]
-        e = Sym(fresh(f"e_{base.name}" if isinstance(base, Sym) else "e"))
         first, _, argument = uses[0]
         z = _stripped(argument)
+        if arrays:
+            shared = fresh(f"log1p_e_{z.name}" if isinstance(z, Sym) else "log1p_e")
+            exponential = Call("exp", (Neg(Call("abs", (z,))),))
+            statement = Statement(shared, Call("log1p", (exponential,)))
+            before[first].append((statement, z))
+            given[key] = (None, Sym(shared))
+            continue
+        e = Sym(fresh(f"e_{base.name}" if isinstance(base, Sym) else "e"))
         before[first].append(
             (Statement(e.name, Call("exp", (Neg(Call("abs", (z,))),))), z)
         )
@@ -242,6 +254,11 @@ def _given(
     if key not in given:
         return new
     exponential, logarithm = given[key]
+    if exponential is None:  # on arrays: max(z, 0) + log1p(e^-|z|), as _softplus
+        if new.function == "sigmoid":
+            return new
+        positive = Call("max", (new.args[0], Num(0.0)), expr.span, expr.shape)
+        return Add(positive, logarithm, expr.span, expr.shape)
     if new.function == "sigmoid":
         return Call(SIGMOID_GIVEN, (new.args[0], exponential), expr.span, expr.shape)
     return Call(SOFTPLUS_GIVEN, (new.args[0], logarithm), expr.span, expr.shape)

@@ -37,11 +37,6 @@ def _sigmoid(z: ArrayLike) -> np.ndarray:
     return np.divide(1, e, out=e)
 
 
-def _softplus(z: ArrayLike) -> np.ndarray:
-    """log(1 + e^z), without overflow for any z."""
-    return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
-
-
 def _sum_to(
     gradient: ArrayLike,
     like: ArrayLike,
@@ -275,7 +270,7 @@ def forward(
     """Return L."""
     # elements per array input (0: they differ), and how many are arrays
     size, arrays = _array_size(w_1, x_1, w_2, x_2, b, y)
-    if size > _BLOCK and size * (arrays + 3) > _IN_CACHE:  # with its own 3 arrays
+    if size > _BLOCK and size * (arrays + 4) > _IN_CACHE:  # with its own 4 arrays
         return _in_blocks(forward, w_1, x_1, w_2, x_2, b, y)
     reuse = size > 0  # may results go into spare arrays?
     # z = w_1 x_1 + w_2 x_2 + b (line 17)
@@ -284,11 +279,20 @@ def forward(
     z = np.add(z, z_term, out=_spare(z, reuse))
     z = np.add(z, b, out=_spare(z, reuse))
     # not needed here: p = \sigma(z) (line 21)
+    # log(1 + e^-|z|), for softplus(±z)
+    log1p_e_z = np.abs(z, out=_spare(z_term, reuse))
+    log1p_e_z = np.negative(log1p_e_z, out=_spare(log1p_e_z, reuse))
+    log1p_e_z = np.exp(log1p_e_z, out=_spare(log1p_e_z, reuse))
+    log1p_e_z = np.log1p(log1p_e_z, out=_spare(log1p_e_z, reuse))
     # L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
-    L = _softplus(-z)
+    L = -z
+    L = np.maximum(L, 0, out=_spare(L, reuse))
+    L = np.add(L, log1p_e_z, out=_spare(L, reuse))
     L = np.multiply(y, L, out=_spare(L, reuse))
-    L_term = np.subtract(1, y, out=_spare(z_term, reuse))
-    L_term = np.multiply(L_term, _softplus(z), out=_spare(L_term, reuse))
+    L_term = 1 - y
+    L_term_term = np.maximum(z, 0, out=_spare(z, reuse))
+    L_term_term = np.add(L_term_term, log1p_e_z, out=_spare(L_term_term, reuse))
+    L_term = np.multiply(L_term, L_term_term, out=_spare(L_term, reuse))
     L = np.add(L, L_term, out=_spare(L, reuse))
     return L
 
@@ -328,10 +332,17 @@ def value_and_grad(
     # L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
     t = np.negative(z, out=_spare(z_term, reuse))
     t_1 = 1 - y  # L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
+    # log(1 + e^-|t|), for softplus(±t)
+    log1p_e_t = np.abs(t)
+    log1p_e_t = np.negative(log1p_e_t, out=_spare(log1p_e_t, reuse))
+    log1p_e_t = np.exp(log1p_e_t, out=_spare(log1p_e_t, reuse))
+    log1p_e_t = np.log1p(log1p_e_t, out=_spare(log1p_e_t, reuse))
     # L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
-    L = _softplus(t)
+    L = np.maximum(t, 0)
+    L = np.add(L, log1p_e_t, out=_spare(L, reuse))
     L = np.multiply(y, L, out=_spare(L, reuse))
-    L_term = _softplus(z)
+    L_term = np.maximum(z, 0, out=_spare(z, reuse))
+    L_term = np.add(L_term, log1p_e_t, out=_spare(L_term, reuse))
     L_term = np.multiply(t_1, L_term, out=_spare(L_term, reuse))
     L = np.add(L, L_term, out=_spare(L, reuse))
     out_shape = np.shape(L)

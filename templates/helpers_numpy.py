@@ -18,8 +18,14 @@ def _sigmoid(z: ArrayLike) -> np.ndarray:
 
 
 def _softplus(z: ArrayLike) -> np.ndarray:
-    """log(1 + e^z), without overflow for any z."""
-    return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+    """log(1 + e^z), without overflow for any z: max(z, 0) + log(1 + e^-|z|)."""
+    tail = np.abs(z)
+    if type(tail) is not np.ndarray or tail.dtype.kind != "f":
+        return np.maximum(z, 0) + np.log1p(np.exp(-tail))
+    np.negative(tail, out=tail)  # in place: two temporaries, not six
+    np.exp(tail, out=tail)
+    np.log1p(tail, out=tail)
+    return np.add(np.maximum(z, 0), tail, out=tail)
 
 
 def _relu(z: ArrayLike) -> np.ndarray:

@@ -1,5 +1,6 @@
 """share.share_exponentials: on floats, the sigmoids and softpluses of ±z read one
-e^{-|z|} (and one log(1 + e^{-|z|})), and give the helpers' values to the bit."""
+e^{-|z|} (and one log(1 + e^{-|z|})), and give the helpers' values to the bit; on
+arrays, the softpluses of ±z read one log(1 + e^{-|z|})."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import numpy as np
 import pytest
 from conftest import compile_latex, import_module_text
 
-from eqcompiler.backends import MATH
+from eqcompiler.backends import MATH, NUMPY
+from eqcompiler.codegen import _helper_sources
 from eqcompiler.ir import SIGMOID_GIVEN, SOFTPLUS_GIVEN, Add, Call, Mul, Neg, Sym
 from eqcompiler.memory import Statement
 from eqcompiler.resources import data_dir
@@ -209,3 +211,65 @@ def test_a_compiled_module_takes_one_exponential_and_keeps_every_value(
             down[name] -= step
             slope = (module.forward(**up) - module.forward(**down)) / (2 * step)
             assert got == pytest.approx(slope, rel=1e-5, abs=1e-7), (name, z)
+
+
+# ---- on arrays (numpy): the softpluses of ±z share log(1 + e^{-|z|}); sigmoids don't
+
+
+def test_on_arrays_softpluses_share_the_logarithm_and_sigmoids_keep_their_helper():
+    z, y = Sym("z"), Sym("y")
+    body = (
+        Statement("p", Call("sigmoid", (z,))),
+        Statement("t", Neg(z)),
+        Statement(
+            "L", Add(Mul(y, Call("softplus", (Sym("t"),))), Call("softplus", (z,)))
+        ),
+        Statement("q", Call("sigmoid", (Sym("t"),))),
+    )
+    shared = share_exponentials(list(body), lambda wanted: wanted, arrays=True)
+    before = [[(s.target, NUMPY.code(s.value)) for s, _ in b] for b in shared.before]
+    assert before == [[], [], [("log1p_e_t", "np.log1p(np.exp(-np.abs(t)))")], []]
+    statements = list(shared.statements)
+    assert statements[0] == body[0] and statements[3] == body[3]  # σ: _sigmoid
+    assert NUMPY.code(statements[2].value) == (
+        "y * (np.maximum(t, 0) + log1p_e_t) + (np.maximum(z, 0) + log1p_e_t)"
+    )
+
+
+def test_on_arrays_one_softplus_keeps_its_helper():
+    z = Sym("z")
+    body = (
+        Statement("p", Call("sigmoid", (z,))),
+        Statement("s", Call("softplus", (z,))),
+        Statement("q", Call("sigmoid", (Neg(z),))),
+    )
+    shared = share_exponentials(list(body), lambda wanted: wanted, arrays=True)
+    assert list(shared.statements) == list(body)
+    assert shared.before == ((), (), ())
+
+
+@pytest.mark.parametrize("document", [LOGISTIC, SOFTPLUSES])
+def test_a_numpy_module_takes_one_logarithm_for_the_softpluses_to_the_bit(
+    document: str, tmp_path
+):
+    code = compile_latex(document)
+    for function in ("def forward", "def value_and_grad"):
+        body = code[code.index(function) :].split("\ndef ")[0]
+        assert "_softplus(" not in body, body
+        assert body.count("np.log1p(") == 1 and body.count("np.exp(") == 1, body
+    module = import_module_text(code, tmp_path)
+    helpers: dict = {"np": np, "ArrayLike": object}
+    for name in ("_sigmoid", "_softplus"):
+        exec(_helper_sources("numpy")[name], helpers)
+    z = np.array([-1000.0, -30.0, -1.0, -0.0, 0.0, 0.25, 3.0, 30.0, 1000.0])
+    inputs = {"w": 2.0, "x": z / 2.0, "b": 0.0, "y": np.full_like(z, 0.75)}
+    value, _ = module.value_and_grad(**inputs)
+    assert np.array_equal(module.forward(**inputs), value)
+    y = inputs["y"]
+    if document is LOGISTIC:  # y softplus(-z) + (1 - y) softplus(z), by the helper
+        want = y * helpers["_softplus"](-z) + (1 - y) * helpers["_softplus"](z)
+    else:
+        sigmoid = helpers["_sigmoid"]
+        want = y * helpers["_softplus"](z) + helpers["_softplus"](-z)
+        want = want + sigmoid(z) * sigmoid(-z)
+    np.testing.assert_array_equal(value, want)

@@ -322,11 +322,15 @@ def test_moving_negations_keeps_every_value(a: float, b: float):
 
 def test_a_cross_entropy_has_no_negation_left():
     """`-(y \\log p + (1 - y) \\log(1 - p))` with p = sigmoid(z) is
-    `y softplus(-z) + (1 - y) softplus(z)`: no pass spent negating."""
+    `y softplus(-z) + (1 - y) softplus(z)`: no pass spent negating a logarithm or
+    the sum. The two softpluses share log(1 + e^-|z|) (share_exponentials), whose
+    e^-|z| is the one negation."""
     source = compile_latex(STABLE["cross_entropy"], "numpy")
     forward = source.split("def forward")[1].split("def backward")[0]
-    assert "np.negative" not in forward and "-_softplus" not in forward
-    assert "_softplus(-z)" in forward
+    assert "-_softplus" not in forward and "_softplus(" not in forward
+    assert forward.count("np.negative(") == 1
+    assert "log1p_e_z = np.negative(log1p_e_z" in forward
+    assert "y = -z\n" in forward and "np.maximum(z, 0)" in forward
 
 
 @pytest.mark.parametrize("power", ["-2", "2", "3"])
