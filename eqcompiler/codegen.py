@@ -788,11 +788,13 @@ def _place(
         position = max(reads) if reads else len(lines)
         placed.append((max(position, earliest), field.data, order, field))
     placed.sort(key=lambda item: item[:3])
-    result = list(lines)
-    for position, _, _, field in reversed(placed):
-        line = _Line(Statement(field.target, field.value), field=field)
-        result.insert(position, line)
-    return result
+    result: list[_Line] = []
+    taken = 0  # lines of `lines` in `result` so far
+    for position, _, _, field in placed:  # a merge: inserting would be quadratic
+        result += lines[taken:position]
+        taken = max(taken, position)
+        result.append(_Line(Statement(field.target, field.value), field=field))
+    return result + list(lines[taken:])
 
 
 def _scaled(gradient: Gradient) -> Expr:
