@@ -25,7 +25,7 @@ from . import __version__
 from .adjoint import Backward, Step, reverse
 from .algebra import ZERO, mul
 from .backends import Backend, float_literal
-from .formatting import LINE_LENGTH, format_python, laid_out
+from .formatting import LINE_LENGTH, format_python, laid_out, laid_out_parts
 from .ir import (
     SQUARE,
     Call,
@@ -457,6 +457,9 @@ def _print_body(
     if backend.name == "numpy":  # one array per statement, and where each goes
         lines, into = _placed(lines, program, kept, backend, fresh)
     size, reuse, arrays = fresh("size"), fresh("reuse"), fresh("arrays")
+    data = [s.name for s in program.inputs if s.name in _likely_data(program)]
+    direct = _direct_fields(lines, data) if any(into) else set()
+    usual = fresh("usual") if direct else None
     printed: list[str] = []
     if any(into):  # temporaries: large arrays are taken in blocks that fit the cache
         arguments = ", ".join(s.name for s in program.inputs)
@@ -470,7 +473,16 @@ def _print_body(
             "    " + laid_out(f"return _in_blocks({function}, {arguments})", 8),
             f"{reuse} = {size} > 0  # may results go into spare arrays?",
         ]
+    if usual is not None:  # gradients without the helpers' checks (_Field.direct)
+        arrays_of = " is ".join(f"type({name})" for name in data)
+        parts = [f"{size} > 1", f"and {arrays} == {len(data)}"]
+        parts.append(f"and {arrays_of} is {backend.alias}.ndarray")
+        printed += [
+            f"# the usual: {_listed(data)} arrays, every other input a number",
+            laid_out_parts(usual, parts, 4),
+        ]
     index = 0
+    computed = set(data)  # names holding a value computed from the data (as below)
     for line in lines:
         if line.statement is None:
             printed.append(line.comment)
@@ -478,7 +490,18 @@ def _print_body(
         target, value = line.statement.target, line.statement.value
         spare = into[index]
         index += 1
+        own = spare in computed  # an array in the usual layout
+        if any(s.name in computed for s in symbols(value)):
+            computed.add(target)
+        else:
+            computed.discard(target)
         out = None if spare is None else f"_spare({spare}, {reuse})"
+        if line.field is not None and line.field.target in direct:
+            # in the usual layout an array computed from the data goes in as it is
+            fast = None if spare is None else (spare if own else out)
+            parts = line.field.either(out, usual, fast)
+            printed.append(laid_out_parts(line.field.target, parts, 4))
+            continue
         if line.field is not None:
             statement = line.field.code(out)
         else:
@@ -491,6 +514,30 @@ def _print_body(
         else:  # black would wrap the statement around a trailing comment
             printed += [line.comment, laid_out(statement, 4)]
     return printed
+
+
+def _direct_fields(lines: Sequence[_Line], data: Sequence[str]) -> set[str]:
+    """The gradients (targets) whose direct form holds where they stand: every name
+    in their `arrays` then holds a value computed from the likely data, which in
+    the usual layout is an array of the data's shape."""
+    computed = set(data)  # names whose value the data go into, at this line
+    direct = set()
+    for line in lines:
+        if line.statement is None:
+            continue
+        field = line.field
+        if field and field.direct and all(n in computed for n in field.arrays):
+            direct.add(field.target)
+        if any(s.name in computed for s in symbols(line.statement.value)):
+            computed.add(line.statement.target)
+        else:
+            computed.discard(line.statement.target)
+    return direct
+
+
+def _listed(names: Sequence[str]) -> str:
+    """`x`, `x and y`, `x, y and z`."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _arrays_made(lines: Sequence[_Line], into: Sequence[str | None]) -> int:
@@ -668,7 +715,12 @@ class _Field:
     and would keep it from the lines after it; a copy makes its own). A likely
     number's gradient that would be a forward value's array, if the input is an
     array after all, is a copy where that lets the body reuse the array: `shared`
-    is the field without the copy, for where it does not."""
+    is the field without the copy, for where it does not.
+
+    `direct` is the likely data's gradient without the helper, for the usual layout
+    (the likely data arrays of one shape, every other input a number): then the
+    body values in `arrays` are arrays of that shape, and the gradient is an
+    elementwise product or the array itself, not reduced."""
 
     name: str
     call: str
@@ -677,10 +729,19 @@ class _Field:
     spare: bool = False
     target: str = ""
     shared: _Field | None = None
+    direct: str = ""
+    arrays: tuple[str, ...] = ()
 
     def code(self, out: str | None) -> str:
         spare = "" if out is None else f", out={out}"
         return f"{self.target} = {self.call.replace('{out}', spare)}"
+
+    def either(self, out: str | None, usual: str, fast: str | None) -> list[str]:
+        """`direct if usual else call`, as its parts (formatting.laid_out_parts):
+        `fast` is the spare array the direct form writes into."""
+        spare = "" if out is None else f", out={out}"
+        direct = self.direct.replace("{out}", "" if fast is None else f", out={fast}")
+        return [direct, f"if {usual}", f"else {self.call.replace('{out}', spare)}"]
 
 
 def _numpy_gradients(
@@ -709,7 +770,18 @@ def _numpy_gradients(
             code = f"{backend.code(left)}, {backend.code(right)}"
             call = f"_sum_product({code}, {name}, {shape}{scaled}{{out}})"
             likely = name in data
-            fields.append(_Field(name, call, Mul(left, right), likely, likely))
+            direct, arrays = _direct_product(left, right, factor, inputs - data, m)
+            fields.append(
+                _Field(
+                    name,
+                    call,
+                    Mul(left, right),
+                    likely,
+                    likely,
+                    direct=direct if likely else "",
+                    arrays=arrays,
+                )
+            )
             continue
         code = backend.code(value)
         copy, held = "", False
@@ -732,10 +804,44 @@ def _numpy_gradients(
         shared = None
         if copy and not held:  # a likely number's: see _Field
             shared = _Field(name, call.replace(copy, ""), value)
+        direct = ""
+        if likely and isinstance(value, Sym):  # the array itself, scaled or copied
+            if factor != 1.0:
+                direct = f"{m}.multiply({code}, {float_literal(factor)}{{out}})"
+            else:
+                direct = f"{code}.copy()" if copy else code
         fields.append(
-            _Field(name, call, read, likely, likely and not copy, shared=shared)
+            _Field(
+                name,
+                call,
+                read,
+                likely,
+                likely and not copy,
+                shared=shared,
+                direct=direct,
+                arrays=(value.name,) if direct else (),
+            )
         )
     return fields
+
+
+def _direct_product(
+    left: Expr, right: Expr, factor: float, numbers: set[str], m: str
+) -> tuple[str, tuple[str, ...]]:
+    """sum(left * right) for likely data in the usual layout (_Field.direct), as
+    _sum_product computes it there: `left` an array, `right` a likely number (an
+    input) or, with no factor, an array. ("", ()) where neither holds."""
+    if not isinstance(left, Sym) or not isinstance(right, Sym):
+        return "", ()
+    if right.name in numbers:
+        times = "" if factor == 1.0 else f" * {float_literal(factor)}"
+        return f"{m}.multiply({left.name}, {right.name}{times}{{out}})", (left.name,)
+    if factor == 1.0:
+        return f"{m}.multiply({left.name}, {right.name}{{out}})", (
+            left.name,
+            right.name,
+        )
+    return "", ()
 
 
 def _likely_data(program: Program) -> set[str]:

@@ -19,10 +19,11 @@ import os
 import re
 import struct
 import sys
+from collections.abc import Sequence
 from typing import IO, Any
 
 LINE_LENGTH = 88
-_HEAD = re.compile(r"def \w+\(|(return|\w+(, \w+)* =) (\w+, )?[\w.]+\(")  # laid_out's
+_HEAD = re.compile(r"def \w+\(|(return|else|\w+(, \w+)* =) (\w+, )?[\w.]+\(")
 _TAIL = re.compile(r"\)(\[1\])?(  # .*)?|\) -> .+:")
 _LENGTH = struct.Struct("<Q")  # a message: its length in bytes, then its UTF-8 text
 _OK, _FAILED = b"k", b"x"  # the worker's reply starts with one of these
@@ -77,6 +78,28 @@ def laid_out(line: str, indent: int = 0) -> str:
     if indent + len(head) > LINE_LENGTH or any(len(t) > LINE_LENGTH for t in lines):
         return line
     return "\n".join(lines)
+
+
+def laid_out_parts(target: str, parts: Sequence[str], indent: int = 4) -> str:
+    """`target = part part ...`, an expression of operands joined by operators of one
+    kind (`a if c else b`, `a and b and c`; each part but the first starts with its
+    operator), as black lays it out at `indent` spaces: on one line if it fits, else
+    in parentheses, on one line of its own or one part a line, a part that ends in a
+    call split as laid_out splits it. Where black would do more, it comes back on
+    one line, for black to lay out."""
+    content = " ".join(parts)
+    line = f"{target} = {content}"
+    inner, outer = " " * (indent + 4), " " * indent
+    if indent + len(line) <= LINE_LENGTH:
+        return line
+    if len(inner) + len(content) <= LINE_LENGTH:
+        return f"{target} = (\n{inner}{content}\n{outer})"
+    lines = [laid_out(part, indent + 4) for part in parts]
+    if any(len(inner) + len(ln.split("\n")[0]) > LINE_LENGTH for ln in lines):
+        return line
+    if any("\n" in ln for ln in lines[:-1]):  # black would split it apart first
+        return line
+    return "\n".join([f"{target} = (", *(inner + ln for ln in lines), f"{outer})"])
 
 
 def _partners(code: str) -> dict[int, int]:

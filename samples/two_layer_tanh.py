@@ -349,6 +349,8 @@ def value_and_grad(
             value_and_grad, w_11, x_1, w_12, x_2, b_1, w_21, w_22, b_2, v_1, v_2, c, y
         )
     reuse = size > 0  # may results go into spare arrays?
+    # the usual: x_1, x_2 and y arrays, every other input a number
+    usual = size > 1 and arrays == 3 and type(x_1) is type(x_2) is type(y) is np.ndarray
     # a_1 = w_{11} x_1 + w_{12} x_2 + b_1 (line 13)
     a_1 = w_11 * x_1
     a_1_term = w_12 * x_2
@@ -382,8 +384,12 @@ def value_and_grad(
     grad_c = _sum_to(y_hat_minus_y, c, out_shape, copy=True)
     d_h_1 = y_hat_minus_y * v_1
     d_h_2 = y_hat_minus_y * v_2
-    grad_y = _sum_to(
-        y_hat_minus_y, y, out_shape, -1.0, out=_spare(y_hat_minus_y, reuse)
+    grad_y = (
+        np.multiply(y_hat_minus_y, -1.0, out=y_hat_minus_y)
+        if usual
+        else _sum_to(
+            y_hat_minus_y, y, out_shape, -1.0, out=_spare(y_hat_minus_y, reuse)
+        )
     )
     # from h_2 = \tanh(a_2) (line 19)
     d_a_2 = np.square(h_2, out=_spare(h_2, reuse))
@@ -405,10 +411,10 @@ def value_and_grad(
     # from a_1 = w_{11} x_1 + w_{12} x_2 + b_1 (line 13)
     d_x_1_term = np.multiply(d_a_1, w_11, out=_spare(h_2, reuse))
     d_x_1 = np.add(d_x_1, d_x_1_term, out=_spare(d_x_1, reuse))
-    grad_x_1 = _sum_to(d_x_1, x_1, out_shape)
+    grad_x_1 = d_x_1 if usual else _sum_to(d_x_1, x_1, out_shape)
     d_x_2_term = np.multiply(d_a_1, w_12, out=_spare(d_a_1, reuse))
     d_x_2 = np.add(d_x_2, d_x_2_term, out=_spare(d_x_2, reuse))
-    grad_x_2 = _sum_to(d_x_2, x_2, out_shape)
+    grad_x_2 = d_x_2 if usual else _sum_to(d_x_2, x_2, out_shape)
     return E, Gradients(
         grad_w_11,
         grad_x_1,

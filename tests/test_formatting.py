@@ -14,7 +14,7 @@ from conftest import ROOT
 from test_invalid import run_cli
 
 from eqcompiler import formatting
-from eqcompiler.formatting import black_mode, format_python, laid_out
+from eqcompiler.formatting import black_mode, format_python, laid_out, laid_out_parts
 
 pytestmark = pytest.mark.skipif(
     not formatting._can_fork(), reason="the worker is forked; black runs in process"
@@ -133,6 +133,47 @@ def test_a_long_line_is_laid_out_as_black_lays_it_out(line: str, indent: int):
     text = around[indent].format(laid)
     assert black.format_str(text, mode=black_mode()) == text
     assert black.format_str(around[indent].format(line), mode=black_mode()) == text
+
+
+@pytest.mark.parametrize(
+    "target, parts",
+    [
+        ("grad_x", ["d_x", "if usual", "else _sum_to(d_x, x, out_shape)"]),
+        (
+            "grad_x",
+            ["np.multiply(d_v, w * 2.0, out=d_v)", "if usual", "else _sum_to(d_v)"],
+        ),
+        (
+            "grad_x",
+            [
+                "np.multiply(d_v, w * 2.0, out=d_v)",
+                "if usual",
+                "else _sum_product(d_v, w, x, out_shape, 2.0, out=_spare(d_v, reuse))",
+            ],
+        ),
+        (
+            "grad_y_star",
+            [
+                "np.multiply(y_minus_y_star, -2.0, out=y_minus_y_star)",
+                "if usual",
+                f"else _sum_to(y_minus_y_star, y_star, out_shape, -2.0, {LONG})",
+            ],
+        ),
+        ("usual", ["size > 1", "and arrays == 2", "and type(x) is np.ndarray"]),
+        (
+            "usual",
+            [
+                "size > 1",
+                "and arrays == 4",
+                "and type(x_1) is type(x_2) is type(x_3) is type(y) is np.ndarray",
+            ],
+        ),
+    ],
+)
+def test_parts_are_laid_out_as_black_lays_them_out(target: str, parts: list[str]):
+    laid = laid_out_parts(target, parts, 4)
+    text = f"def _():\n    {laid}\n"
+    assert black.format_str(text, mode=black_mode()) == text
 
 
 @pytest.mark.parametrize(

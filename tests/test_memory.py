@@ -378,3 +378,97 @@ def test_a_square_rounds_alike_on_numpy_scalars_and_on_arrays(tmp_path):
         value, gradients = module.value_and_grad(**one)
         assert module.forward(**one) == value == whole[0][i]
         assert gradients.w == whole[1].w[i]
+
+
+SEED_DOC = r"""
+$$u = wx$$
+$$v = u + b$$
+$$y = e^{v}$$
+$$\ell = (y - y^{*})^{2}$$
+"""
+
+
+def _seed_by_hand(w, x, b, y_star):
+    y = np.exp(w * np.asarray(x) + b)
+    d_v = 2 * (y - y_star) * y
+    return (y - y_star) ** 2, d_v, y
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        "usual",
+        "weight an array",
+        "target a number",
+        "numpy scalar weights",
+        "0-d arrays",
+        "broadcast target",
+        "float32",
+    ],
+)
+def test_the_usual_layout_takes_the_datas_gradients_without_the_helpers(
+    layout, tmp_path
+):
+    """x and y_star arrays of one shape, w and b numbers: grad_x and grad_y_star
+    are the elementwise products (_Field.direct); any other layout goes through
+    _sum_product and _sum_to, with the same numbers."""
+    source = compile_latex(SEED_DOC)
+    body = source[source.index("def value_and_grad") :]
+    assert "usual = size > 1 and arrays == 2 and type(x) is type(y_star)" in body
+    assert "np.multiply(d_v, w * 2.0, out=d_v)\n        if usual\n" in body
+    module = import_module_text(source, tmp_path)
+    rng = np.random.default_rng(8)
+    x, y_star = rng.normal(size=(2, 30))
+    w, b = 0.3, -0.2
+    if layout == "weight an array":
+        w = np.full_like(x, w)
+    elif layout == "target a number":
+        y_star = 0.5
+    elif layout == "numpy scalar weights":
+        w, b = np.float64(w), np.float64(b)
+    elif layout == "0-d arrays":
+        x, y_star = np.asarray(x[0]), np.asarray(y_star[0])
+    elif layout == "broadcast target":
+        y_star = y_star[:1]
+    elif layout == "float32":
+        x, y_star = x.astype(np.float32), y_star.astype(np.float32)
+    copies = [np.copy(v) for v in (w, x, b, y_star)]
+    value, gradients = module.value_and_grad(w=w, x=x, b=b, y_star=y_star)
+    for given, copy in zip((w, x, b, y_star), copies, strict=True):
+        assert np.array_equal(given, copy)  # inputs untouched
+    ell, d_v, y = _seed_by_hand(w, x, b, y_star)
+    rtol = 1e-5 if layout == "float32" else 1e-13
+    np.testing.assert_allclose(value, ell, rtol=rtol)
+    np.testing.assert_allclose(gradients.x, d_v * w, rtol=rtol)
+    assert np.shape(gradients.x) == np.shape(x)
+    assert np.shape(gradients.y_star) == np.shape(y_star)
+    d_y_star = -2 * (y - y_star)
+    want = d_y_star if np.shape(y_star) == np.shape(d_y_star) else d_y_star.sum()
+    np.testing.assert_allclose(np.ravel(gradients.y_star), np.ravel(want), rtol=rtol)
+    assert np.shape(gradients.w) == np.shape(w)
+    want_w = d_v * x if np.ndim(w) else np.sum(d_v * x)
+    np.testing.assert_allclose(gradients.w, want_w, rtol=rtol)
+    if layout == "float32":
+        assert gradients.x.dtype == gradients.y_star.dtype == np.float32
+    arrays = [value, *(g for g in gradients if isinstance(g, np.ndarray) and g.ndim)]
+    for i, a in enumerate(arrays):
+        assert not any(np.shares_memory(a, c) for c in arrays[i + 1 :])
+        assert not any(np.shares_memory(a, v) for v in (w, x, b, y_star))
+
+
+def test_the_usual_form_is_bit_for_bit_the_helpers(tmp_path):
+    """The direct products round as _sum_product and _sum_to do in that layout."""
+    module = import_module_text(compile_latex(TWO_UNITS), tmp_path)
+    rng = np.random.default_rng(9)
+    names = list(module.Gradients._fields)
+    data = {"x_1", "x_2", "y"}
+    point = {
+        n: rng.normal(size=50) if n in data else float(rng.normal()) for n in names
+    }
+    _, usual = module.value_and_grad(**point)
+    # one weight as an array of the data's shape leaves the usual layout: the
+    # helpers' path, and the same products
+    w = names[0] if names[0] not in data else names[1]
+    _, general = module.value_and_grad(**dict(point, **{w: np.full(50, point[w])}))
+    for name in data:
+        np.testing.assert_array_equal(getattr(usual, name), getattr(general, name))

@@ -280,6 +280,8 @@ def value_and_grad(
     if size > _BLOCK and size * (arrays + 3) > _IN_CACHE:  # with its own 3 arrays
         return _in_blocks(value_and_grad, w, x, b, y_star)
     reuse = size > 0  # may results go into spare arrays?
+    # the usual: x and y_star arrays, every other input a number
+    usual = size > 1 and arrays == 2 and type(x) is type(y_star) is np.ndarray
     u = w * x  # u = wx (line 11)
     v = np.add(u, b, out=_spare(u, reuse))  # v = u + b (line 13)
     y = np.exp(v, out=_spare(v, reuse))  # y = e^{v} (line 15)
@@ -295,8 +297,16 @@ def value_and_grad(
     d_v = np.multiply(y_minus_y_star, y, out=_spare(y, reuse))  # times 2
     grad_w = _sum_product(d_v, x, w, out_shape, 2.0)
     grad_b = _sum_to(d_v, b, out_shape, 2.0)
-    grad_x = _sum_product(d_v, w, x, out_shape, 2.0, out=_spare(d_v, reuse))
-    grad_y_star = _sum_to(
-        y_minus_y_star, y_star, out_shape, -2.0, out=_spare(y_minus_y_star, reuse)
+    grad_x = (
+        np.multiply(d_v, w * 2.0, out=d_v)
+        if usual
+        else _sum_product(d_v, w, x, out_shape, 2.0, out=_spare(d_v, reuse))
+    )
+    grad_y_star = (
+        np.multiply(y_minus_y_star, -2.0, out=y_minus_y_star)
+        if usual
+        else _sum_to(
+            y_minus_y_star, y_star, out_shape, -2.0, out=_spare(y_minus_y_star, reuse)
+        )
     )
     return ell, Gradients(grad_w, grad_x, grad_b, grad_y_star)
