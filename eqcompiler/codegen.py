@@ -457,7 +457,8 @@ def _print_body(
     if backend.name == "numpy":  # one array per statement, and where each goes
         lines, into = _placed(lines, program, kept, backend, fresh)
     size, reuse, arrays = fresh("size"), fresh("reuse"), fresh("arrays")
-    data = [s.name for s in program.inputs if s.name in _likely_data(program)]
+    likely = _likely_data(program)
+    data = [s.name for s in program.inputs if s.name in likely]
     direct = _direct_fields(lines, data) if any(into) else set()
     usual = fresh("usual") if direct else None
     printed: list[str] = []
