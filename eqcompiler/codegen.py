@@ -459,7 +459,8 @@ def _print_body(
     size, reuse, arrays = fresh("size"), fresh("reuse"), fresh("arrays")
     likely = _likely_data(program)
     data = [s.name for s in program.inputs if s.name in likely]
-    direct = _direct_fields(lines, data) if any(into) else set()
+    direct, computed_spare = _from_data(lines, into, data)
+    direct = direct if any(into) else set()
     usual = fresh("usual") if direct else None
     printed: list[str] = []
     if any(into):  # temporaries: large arrays are taken in blocks that fit the cache
@@ -483,19 +484,13 @@ def _print_body(
             laid_out_parts(usual, parts, 4),
         ]
     index = 0
-    computed = set(data)  # names holding a value computed from the data (as below)
     for line in lines:
         if line.statement is None:
             printed.append(line.comment)
             continue
         target, value = line.statement.target, line.statement.value
-        spare = into[index]
+        spare, own = into[index], computed_spare[index]
         index += 1
-        own = spare in computed  # an array in the usual layout
-        if any(s.name in computed for s in symbols(value)):
-            computed.add(target)
-        else:
-            computed.discard(target)
         out = None if spare is None else f"_spare({spare}, {reuse})"
         if line.field is not None and line.field.target in direct:
             # in the usual layout an array computed from the data goes in as it is
@@ -517,23 +512,26 @@ def _print_body(
     return printed
 
 
-def _direct_fields(lines: Sequence[_Line], data: Sequence[str]) -> set[str]:
-    """The gradients (targets) whose direct form holds where they stand: every name
-    in their `arrays` then holds a value computed from the likely data, which in
-    the usual layout is an array of the data's shape."""
+def _from_data(
+    lines: Sequence[_Line], into: Sequence[str | None], data: Sequence[str]
+) -> tuple[set[str], list[bool]]:
+    """What holds a value computed from the likely data, which in the usual layout
+    is an array of the data's shape: the gradients (targets) whose direct form
+    holds where they stand (every name in their `arrays` does), and, for each
+    statement, whether its spare array (`into`) does."""
     computed = set(data)  # names whose value the data go into, at this line
-    direct = set()
-    for line in lines:
-        if line.statement is None:
-            continue
+    direct, spare_computed = set(), []
+    statements = [line for line in lines if line.statement is not None]
+    for line, spare in zip(statements, into, strict=True):
         field = line.field
         if field and field.direct and all(n in computed for n in field.arrays):
             direct.add(field.target)
+        spare_computed.append(spare in computed)
         if any(s.name in computed for s in symbols(line.statement.value)):
             computed.add(line.statement.target)
         else:
             computed.discard(line.statement.target)
-    return direct
+    return direct, spare_computed
 
 
 def _listed(names: Sequence[str]) -> str:
