@@ -459,8 +459,9 @@ def _print_body(
     size, reuse, arrays = fresh("size"), fresh("reuse"), fresh("arrays")
     likely = _likely_data(program)
     data = [s.name for s in program.inputs if s.name in likely]
-    direct, computed_spare = _from_data(lines, into, data)
-    direct = direct if any(into) else set()
+    direct, computed_spare = set(), [False] * len(into)
+    if any(into):  # the usual layout's gradients, and the spares they may take
+        direct, computed_spare = _from_data(lines, into, data)
     usual = fresh("usual") if direct else None
     printed: list[str] = []
     if any(into):  # temporaries: large arrays are taken in blocks that fit the cache
@@ -732,15 +733,18 @@ class _Field:
     arrays: tuple[str, ...] = ()
 
     def code(self, out: str | None) -> str:
-        spare = "" if out is None else f", out={out}"
-        return f"{self.target} = {self.call.replace('{out}', spare)}"
+        return f"{self.target} = {_with_out(self.call, out)}"
 
     def either(self, out: str | None, usual: str, fast: str | None) -> list[str]:
         """`direct if usual else call`, as its parts (formatting.laid_out_parts):
         `fast` is the spare array the direct form writes into."""
-        spare = "" if out is None else f", out={out}"
-        direct = self.direct.replace("{out}", "" if fast is None else f", out={fast}")
-        return [direct, f"if {usual}", f"else {self.call.replace('{out}', spare)}"]
+        direct = _with_out(self.direct, fast)
+        return [direct, f"if {usual}", f"else {_with_out(self.call, out)}"]
+
+
+def _with_out(call: str, out: str | None) -> str:
+    """A field's code with its `{out}` filled: `, out=...`, or nothing."""
+    return call.replace("{out}", "" if out is None else f", out={out}")
 
 
 def _numpy_gradients(

@@ -45,8 +45,7 @@ def _sum_to(
     number = kind is float or kind is np.float64 or kind is int  # or `theta[0]`
     if type(gradient) is np.ndarray and gradient.shape == out_shape:  # the usual
         if number:  # the gradient of a number: one sum
-            total = _sum(gradient)
-            return total if scale == 1.0 else _times(total, scale)
+            return _times(_sum(gradient), scale)
         if kind is np.ndarray and like.shape == out_shape and out_shape:
             if scale != 1.0:
                 return np.multiply(gradient, scale, out)
@@ -114,8 +113,7 @@ def _sum_product(
                 if len(out_shape) != 1:
                     a, b = a.ravel(), b.ravel()
                 if a.size <= 10000:  # BLAS runs n <= 10,000 on one thread
-                    total = np.dot(a, b)
-                    return total if scale == 1.0 else _times(total, scale)
+                    return _times(np.dot(a, b), scale)
                 return _times(_long_dot(a, b), scale)
         elif kind is np.ndarray and like.shape == out_shape:  # an array's: a product
             if type(b) is float or type(b) is int:
@@ -161,17 +159,13 @@ def _array_size(*inputs: ArrayLike) -> tuple[int, int]:
     arrays = 0
     for value in inputs:
         kind = type(value)
-        if kind is float:  # the usual weight
-            continue
         if kind is np.ndarray:
             arrays += 1
             if first is None:
                 first = value
-            elif value.shape != first.shape or (
-                value.dtype is not first.dtype and value.dtype != first.dtype
-            ):
+            elif value.shape != first.shape or value.dtype != first.dtype:
                 return 0, arrays
-        elif kind is int:
+        elif kind is float or kind is int:
             continue
         elif isinstance(value, np.floating):  # `theta[0]`: its type must match
             if scalar is not None and value.dtype != scalar.dtype:
