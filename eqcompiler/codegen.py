@@ -244,14 +244,16 @@ def _render(
         ]
     if fused:
         helpers += [
-            _helper_source("numpy", h) for h in ("_sum_product", "_ROW", "_long_dot")
+            _helper_source("numpy", h) for h in ("_sum_product", "_ROW", "_dot")
         ]
-    blocked = any("= _array_size(" in line for line in forward + forward_and_sweep)
+    blocked = any("_array_size(" in line for line in forward + forward_and_sweep)
     if blocked:
         helpers += [
             _helper_source("numpy", h)
             for h in ("_array_size", "_IN_CACHE", "_BLOCK", "_in_blocks", "_spare")
         ]
+    if any("_FLOAT64" in line for line in forward + forward_and_sweep):
+        helpers.append(_helper_source("numpy", "_FLOAT64"))
     usual = "np" if numpy else "math"  # how templates/helpers_*.py name the module
     preformatted: list[str] = []  # formatted apart from the rest (_spliced)
     if backend.alias == usual:
@@ -459,30 +461,35 @@ def _print_body(
     size, reuse, arrays = fresh("size"), fresh("reuse"), fresh("arrays")
     likely = _likely_data(program)
     data = [s.name for s in program.inputs if s.name in likely]
+    # the usual layout, checked first: it gives the size without _array_size, and
+    # gradients without the helpers' checks (_Field.direct)
+    usual = fresh("usual") if data and any(into) else None
     direct, computed_spare = set(), [False] * len(into)
-    if any(into):  # the usual layout's gradients, and the spares they may take
+    if usual is not None:
         direct, computed_spare = _from_data(lines, into, data)
-    usual = fresh("usual") if direct else None
     printed: list[str] = []
+    if usual is not None:
+        numbers = [s.name for s in program.inputs if s.name not in likely]
+        printed += _usual_check(usual, data, numbers, backend.alias)
     if any(into):  # temporaries: large arrays are taken in blocks that fit the cache
         arguments = ", ".join(s.name for s in program.inputs)
         made = _arrays_made(lines, into)
         held = f"({arrays} + {made})" if made else arrays
         own = f"  # with its own {made} array{'' if made == 1 else 's'}" if made else ""
+        found = f"_array_size({arguments})"
+        if usual is not None:
+            known = f"({data[0]}.size, {len(data)})"
+            sized = laid_out_parts(
+                f"{size}, {arrays}", [known, f"if {usual}", f"else {found}"], 4
+            )
+        else:
+            sized = laid_out(f"{size}, {arrays} = {found}", 4)
         printed += [
             "# elements per array input (0: they differ), and how many are arrays",
-            laid_out(f"{size}, {arrays} = _array_size({arguments})", 4),
+            sized,
             f"if {size} > _BLOCK and {size} * {held} > _IN_CACHE:{own}",
             "    " + laid_out(f"return _in_blocks({function}, {arguments})", 8),
             f"{reuse} = {size} > 0  # may results go into spare arrays?",
-        ]
-    if usual is not None:  # gradients without the helpers' checks (_Field.direct)
-        arrays_of = " is ".join(f"type({name})" for name in data)
-        parts = [f"{size} > 1", f"and {arrays} == {len(data)}"]
-        parts.append(f"and {arrays_of} is {backend.alias}.ndarray")
-        printed += [
-            f"# the usual: {_listed(data)} arrays, every other input a number",
-            laid_out_parts(usual, parts, 4),
         ]
     index = 0
     for line in lines:
@@ -533,6 +540,43 @@ def _from_data(
         else:
             computed.discard(line.statement.target)
     return direct, spare_computed
+
+
+def _usual_check(
+    usual: str, data: Sequence[str], numbers: Sequence[str], m: str
+) -> list[str]:
+    """`usual = ...`: the likely data are float64 arrays of one shape, more than one
+    element each, and every other input is a Python float. Then every value the
+    body computes from the data is such an array, and every other one a float."""
+    what = "a float64 array" if len(data) == 1 else "float64 arrays of one shape"
+    parts = _chained([f"type({d})" for d in data], " is ", f" is {m}.ndarray", "")
+    parts += _chained([f"type({n})" for n in numbers], " is ", " is float", "and ")
+    parts += _chained([f"{d}.dtype" for d in data], " is ", " is _FLOAT64", "and ")
+    if len(data) > 1:
+        parts += _chained([f"{d}.shape" for d in data], " == ", "", "and ")
+    parts.append(f"and {data[0]}.size > 1")
+    others = ", every other input a float" if numbers else ""
+    return [
+        f"# the usual: {_listed(data)} {what}{others}",
+        laid_out_parts(usual, parts, 4),
+    ]
+
+
+def _chained(items: Sequence[str], op: str, tail: str, lead: str) -> list[str]:
+    """`a is b is c<tail>` as parts of an `and` (laid_out_parts), each of them short
+    enough for a line of its own: `a is b<tail>`, `and b is c<tail>`. The first part
+    starts with `lead`, the rest with `and `."""
+    room = LINE_LENGTH - 8 - len("and ") - len(tail)
+    parts: list[str] = []
+    chain: list[str] = []
+    for item in items:
+        if chain and len(op.join([*chain, item])) > room:
+            parts.append(op.join(chain) + tail)
+            chain = [chain[-1]] if not tail else []
+        chain.append(item)
+    if chain and (tail or len(chain) > 1):
+        parts.append(op.join(chain) + tail)
+    return [("and " if i else lead) + part for i, part in enumerate(parts)]
 
 
 def _listed(names: Sequence[str]) -> str:
@@ -773,7 +817,9 @@ def _numpy_gradients(
             code = f"{backend.code(left)}, {backend.code(right)}"
             call = f"_sum_product({code}, {name}, {shape}{scaled}{{out}})"
             likely = name in data
-            direct, arrays = _direct_product(left, right, factor, inputs - data, m)
+            direct, arrays = _direct_product(
+                left, right, factor, inputs - data, likely, m
+            )
             fields.append(
                 _Field(
                     name,
@@ -781,7 +827,7 @@ def _numpy_gradients(
                     Mul(left, right),
                     likely,
                     likely,
-                    direct=direct if likely else "",
+                    direct=direct,
                     arrays=arrays,
                 )
             )
@@ -804,15 +850,20 @@ def _numpy_gradients(
         read = value if factor == 1.0 and not copy else Mul(Num(factor), value)
         call = f"_sum_to({code}, {name}, {shape}{scaled}{{out}}{copy})"
         likely = name in data
-        shared = None
-        if copy and not held:  # a likely number's: see _Field
-            shared = _Field(name, call.replace(copy, ""), value)
         direct = ""
         if likely and isinstance(value, Sym):  # the array itself, scaled or copied
             if factor != 1.0:
                 direct = f"{m}.multiply({code}, {float_literal(factor)}{{out}})"
             else:
                 direct = f"{code}.copy()" if copy else code
+        elif isinstance(value, Sym):  # a number's: the array's sum, as _sum_to's
+            direct = f"_sum({code}){_times_text(factor)}"
+        arrays = (value.name,) if direct else ()
+        shared = None
+        if copy and not held:  # a likely number's: see _Field
+            shared = _Field(
+                name, call.replace(copy, ""), value, direct=direct, arrays=arrays
+            )
         fields.append(
             _Field(
                 name,
@@ -822,22 +873,39 @@ def _numpy_gradients(
                 likely and not copy,
                 shared=shared,
                 direct=direct,
-                arrays=(value.name,) if direct else (),
+                arrays=arrays,
             )
         )
     return fields
 
 
+def _times_text(factor: float) -> str:
+    """` * 2.0`, a factor applied to a float64 sum (_times), or nothing for 1."""
+    return "" if factor == 1.0 else f" * {float_literal(factor)}"
+
+
 def _direct_product(
-    left: Expr, right: Expr, factor: float, numbers: set[str], m: str
+    left: Expr,
+    right: Expr,
+    factor: float,
+    numbers: set[str],
+    likely: bool,
+    m: str,
 ) -> tuple[str, tuple[str, ...]]:
-    """sum(left * right) for likely data in the usual layout (_Field.direct), as
-    _sum_product computes it there: `left` an array, `right` a likely number (an
-    input) or, with no factor, an array. ("", ()) where neither holds."""
+    """sum(left * right) down to a likely data input (`likely`) or a number, in the
+    usual layout (_Field.direct), as _sum_product computes it there: for the data,
+    `left` an array and `right` a likely number (an input) or, with no factor, an
+    array; for a number, a dot of two arrays. ("", ()) where none of these holds;
+    the arrays are the names that must hold arrays computed from the data."""
     if not isinstance(left, Sym) or not isinstance(right, Sym):
         return "", ()
+    if not likely:
+        if right.name in numbers:
+            return "", ()
+        dot = f"_dot({left.name}, {right.name}){_times_text(factor)}"
+        return dot, (left.name, right.name)
     if right.name in numbers:
-        times = "" if factor == 1.0 else f" * {float_literal(factor)}"
+        times = _times_text(factor)
         return f"{m}.multiply({left.name}, {right.name}{times}{{out}})", (left.name,)
     if factor == 1.0:
         return f"{m}.multiply({left.name}, {right.name}{{out}})", (

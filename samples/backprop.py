@@ -108,11 +108,7 @@ def _sum_product(
     if type(a) is np.ndarray and a.shape == out_shape and out_shape:  # the usual
         if kind is float or kind is np.float64 or kind is int:  # a number's: a dot
             if type(b) is np.ndarray and b.shape == out_shape:
-                if len(out_shape) != 1:
-                    a, b = a.ravel(), b.ravel()
-                if a.size <= 10000:  # BLAS runs n <= 10,000 on one thread
-                    return _times(np.dot(a, b), scale)
-                return _times(_long_dot(a, b), scale)
+                return _times(_dot(a, b), scale)
         elif kind is np.ndarray and like.shape == out_shape:  # an array's: a product
             if type(b) is float or type(b) is int:
                 return np.multiply(a, b * scale, out)
@@ -134,14 +130,19 @@ def _sum_product(
     return _sum_to(np.multiply(a, b), like, out_shape, scale)
 
 
-_ROW = 8192  # elements per row of _long_dot (BLAS runs n <= 10,000 on one thread)
+_ROW = 8192  # elements per row of _dot (BLAS runs n <= 10,000 on one thread)
 
 
-def _long_dot(a: np.ndarray, b: np.ndarray) -> ArrayLike:
-    """sum(a * b) of two flat arrays of more than 10,000 elements: the dots of their
-    rows of _ROW elements (one matmul of stacked rows), summed, and of the rest.
-    BLAS runs each on one thread, so neither the speed nor the rounding depends on
-    how many threads it may start; as fast as one long dot, twice einsum's speed."""
+def _dot(a: np.ndarray, b: np.ndarray) -> ArrayLike:
+    """sum(a * b) of two arrays of one shape, without making the product: up to
+    10,000 elements one dot, which BLAS runs on one thread; above, the dots of rows
+    of _ROW elements (one matmul of stacked rows), summed, and of the rest. BLAS runs
+    each of those on one thread too, so neither the speed nor the rounding depends
+    on how many threads it may start; as fast as one long dot, twice einsum's."""
+    if a.ndim != 1:
+        a, b = a.ravel(), b.ravel()
+    if a.size <= 10000:
+        return np.dot(a, b)
     whole = a.size - a.size % _ROW
     rows = np.matmul(a[:whole].reshape(-1, 1, _ROW), b[:whole].reshape(-1, _ROW, 1))
     return rows.sum() + np.dot(a[whole:], b[whole:])
@@ -235,6 +236,9 @@ def _spare(array: ArrayLike, reuse: bool) -> np.ndarray | None:
     return array if reuse and type(array) is np.ndarray else None
 
 
+_FLOAT64 = np.dtype(np.float64)  # the usual layout's arrays (checked by identity)
+
+
 class Gradients(NamedTuple):
     """Derivatives of sum(ell), one field per input."""
 
@@ -246,8 +250,16 @@ class Gradients(NamedTuple):
 
 def forward(w: ArrayLike, x: ArrayLike, b: ArrayLike, y_star: ArrayLike) -> ArrayLike:
     """Return ell."""
+    # the usual: x and y_star float64 arrays of one shape, every other input a float
+    usual = (
+        type(x) is type(y_star) is np.ndarray
+        and type(w) is type(b) is float
+        and x.dtype is y_star.dtype is _FLOAT64
+        and x.shape == y_star.shape
+        and x.size > 1
+    )
     # elements per array input (0: they differ), and how many are arrays
-    size, arrays = _array_size(w, x, b, y_star)
+    size, arrays = (x.size, 2) if usual else _array_size(w, x, b, y_star)
     if size > _BLOCK and size * (arrays + 1) > _IN_CACHE:  # with its own 1 array
         return _in_blocks(forward, w, x, b, y_star)
     reuse = size > 0  # may results go into spare arrays?
@@ -269,13 +281,19 @@ def value_and_grad(
     w: ArrayLike, x: ArrayLike, b: ArrayLike, y_star: ArrayLike
 ) -> tuple[ArrayLike, Gradients]:
     """Return ell and its gradients, with one forward sweep."""
+    # the usual: x and y_star float64 arrays of one shape, every other input a float
+    usual = (
+        type(x) is type(y_star) is np.ndarray
+        and type(w) is type(b) is float
+        and x.dtype is y_star.dtype is _FLOAT64
+        and x.shape == y_star.shape
+        and x.size > 1
+    )
     # elements per array input (0: they differ), and how many are arrays
-    size, arrays = _array_size(w, x, b, y_star)
+    size, arrays = (x.size, 2) if usual else _array_size(w, x, b, y_star)
     if size > _BLOCK and size * (arrays + 3) > _IN_CACHE:  # with its own 3 arrays
         return _in_blocks(value_and_grad, w, x, b, y_star)
     reuse = size > 0  # may results go into spare arrays?
-    # the usual: x and y_star arrays, every other input a number
-    usual = size > 1 and arrays == 2 and type(x) is type(y_star) is np.ndarray
     u = w * x  # u = wx (line 11)
     v = np.add(u, b, out=_spare(u, reuse))  # v = u + b (line 13)
     y = np.exp(v, out=_spare(v, reuse))  # y = e^{v} (line 15)
@@ -289,8 +307,8 @@ def value_and_grad(
     # d_y_star is -2 * y_minus_y_star
     # from y = e^{v} (line 15)
     d_v = np.multiply(y_minus_y_star, y, out=_spare(y, reuse))  # times 2
-    grad_w = _sum_product(d_v, x, w, out_shape, 2.0)
-    grad_b = _sum_to(d_v, b, out_shape, 2.0)
+    grad_w = _dot(d_v, x) * 2.0 if usual else _sum_product(d_v, x, w, out_shape, 2.0)
+    grad_b = _sum(d_v) * 2.0 if usual else _sum_to(d_v, b, out_shape, 2.0)
     grad_x = (
         np.multiply(d_v, w * 2.0, out=d_v)
         if usual

@@ -110,11 +110,7 @@ def _sum_product(
     if type(a) is np.ndarray and a.shape == out_shape and out_shape:  # the usual
         if kind is float or kind is np.float64 or kind is int:  # a number's: a dot
             if type(b) is np.ndarray and b.shape == out_shape:
-                if len(out_shape) != 1:
-                    a, b = a.ravel(), b.ravel()
-                if a.size <= 10000:  # BLAS runs n <= 10,000 on one thread
-                    return _times(np.dot(a, b), scale)
-                return _times(_long_dot(a, b), scale)
+                return _times(_dot(a, b), scale)
         elif kind is np.ndarray and like.shape == out_shape:  # an array's: a product
             if type(b) is float or type(b) is int:
                 return np.multiply(a, b * scale, out)
@@ -136,14 +132,19 @@ def _sum_product(
     return _sum_to(np.multiply(a, b), like, out_shape, scale)
 
 
-_ROW = 8192  # elements per row of _long_dot (BLAS runs n <= 10,000 on one thread)
+_ROW = 8192  # elements per row of _dot (BLAS runs n <= 10,000 on one thread)
 
 
-def _long_dot(a: np.ndarray, b: np.ndarray) -> ArrayLike:
-    """sum(a * b) of two flat arrays of more than 10,000 elements: the dots of their
-    rows of _ROW elements (one matmul of stacked rows), summed, and of the rest.
-    BLAS runs each on one thread, so neither the speed nor the rounding depends on
-    how many threads it may start; as fast as one long dot, twice einsum's speed."""
+def _dot(a: np.ndarray, b: np.ndarray) -> ArrayLike:
+    """sum(a * b) of two arrays of one shape, without making the product: up to
+    10,000 elements one dot, which BLAS runs on one thread; above, the dots of rows
+    of _ROW elements (one matmul of stacked rows), summed, and of the rest. BLAS runs
+    each of those on one thread too, so neither the speed nor the rounding depends
+    on how many threads it may start; as fast as one long dot, twice einsum's."""
+    if a.ndim != 1:
+        a, b = a.ravel(), b.ravel()
+    if a.size <= 10000:
+        return np.dot(a, b)
     whole = a.size - a.size % _ROW
     rows = np.matmul(a[:whole].reshape(-1, 1, _ROW), b[:whole].reshape(-1, _ROW, 1))
     return rows.sum() + np.dot(a[whole:], b[whole:])
@@ -237,6 +238,9 @@ def _spare(array: ArrayLike, reuse: bool) -> np.ndarray | None:
     return array if reuse and type(array) is np.ndarray else None
 
 
+_FLOAT64 = np.dtype(np.float64)  # the usual layout's arrays (checked by identity)
+
+
 class Gradients(NamedTuple):
     """Derivatives of sum(E), one field per input."""
 
@@ -269,9 +273,20 @@ def forward(
     y: ArrayLike,
 ) -> ArrayLike:
     """Return E."""
+    # the usual: x_1, x_2 and y float64 arrays of one shape, every other input a float
+    usual = (
+        type(x_1) is type(x_2) is type(y) is np.ndarray
+        and type(w_11) is type(w_12) is type(b_1) is type(w_21) is type(w_22) is float
+        and type(b_2) is type(v_1) is type(v_2) is type(c) is float
+        and x_1.dtype is x_2.dtype is y.dtype is _FLOAT64
+        and x_1.shape == x_2.shape == y.shape
+        and x_1.size > 1
+    )
     # elements per array input (0: they differ), and how many are arrays
-    size, arrays = _array_size(
-        w_11, x_1, w_12, x_2, b_1, w_21, w_22, b_2, v_1, v_2, c, y
+    size, arrays = (
+        (x_1.size, 3)
+        if usual
+        else _array_size(w_11, x_1, w_12, x_2, b_1, w_21, w_22, b_2, v_1, v_2, c, y)
     )
     if size > _BLOCK and size * (arrays + 2) > _IN_CACHE:  # with its own 2 arrays
         return _in_blocks(
@@ -334,17 +349,26 @@ def value_and_grad(
     y: ArrayLike,
 ) -> tuple[ArrayLike, Gradients]:
     """Return E and its gradients, with one forward sweep."""
+    # the usual: x_1, x_2 and y float64 arrays of one shape, every other input a float
+    usual = (
+        type(x_1) is type(x_2) is type(y) is np.ndarray
+        and type(w_11) is type(w_12) is type(b_1) is type(w_21) is type(w_22) is float
+        and type(b_2) is type(v_1) is type(v_2) is type(c) is float
+        and x_1.dtype is x_2.dtype is y.dtype is _FLOAT64
+        and x_1.shape == x_2.shape == y.shape
+        and x_1.size > 1
+    )
     # elements per array input (0: they differ), and how many are arrays
-    size, arrays = _array_size(
-        w_11, x_1, w_12, x_2, b_1, w_21, w_22, b_2, v_1, v_2, c, y
+    size, arrays = (
+        (x_1.size, 3)
+        if usual
+        else _array_size(w_11, x_1, w_12, x_2, b_1, w_21, w_22, b_2, v_1, v_2, c, y)
     )
     if size > _BLOCK and size * (arrays + 6) > _IN_CACHE:  # with its own 6 arrays
         return _in_blocks(
             value_and_grad, w_11, x_1, w_12, x_2, b_1, w_21, w_22, b_2, v_1, v_2, c, y
         )
     reuse = size > 0  # may results go into spare arrays?
-    # the usual: x_1, x_2 and y arrays, every other input a number
-    usual = size > 1 and arrays == 3 and type(x_1) is type(x_2) is type(y) is np.ndarray
     # a_1 = w_{11} x_1 + w_{12} x_2 + b_1 (line 13)
     a_1 = w_11 * x_1
     a_1_term = w_12 * x_2
@@ -373,9 +397,21 @@ def value_and_grad(
     # d_y_hat is y_hat_minus_y
     # d_y is -y_hat_minus_y
     # from \hat{y} = v_1 h_1 + v_2 h_2 + c (line 23)
-    grad_v_1 = _sum_product(y_hat_minus_y, h_1, v_1, out_shape)
-    grad_v_2 = _sum_product(y_hat_minus_y, h_2, v_2, out_shape)
-    grad_c = _sum_to(y_hat_minus_y, c, out_shape, copy=True)
+    grad_v_1 = (
+        _dot(y_hat_minus_y, h_1)
+        if usual
+        else _sum_product(y_hat_minus_y, h_1, v_1, out_shape)
+    )
+    grad_v_2 = (
+        _dot(y_hat_minus_y, h_2)
+        if usual
+        else _sum_product(y_hat_minus_y, h_2, v_2, out_shape)
+    )
+    grad_c = (
+        _sum(y_hat_minus_y)
+        if usual
+        else _sum_to(y_hat_minus_y, c, out_shape, copy=True)
+    )
     d_h_1 = y_hat_minus_y * v_1
     d_h_2 = y_hat_minus_y * v_2
     grad_y = (
@@ -389,16 +425,16 @@ def value_and_grad(
     d_a_2 = np.square(h_2, out=_spare(h_2, reuse))
     d_a_2 = np.subtract(1, d_a_2, out=_spare(d_a_2, reuse))
     d_a_2 = np.multiply(d_h_2, d_a_2, out=_spare(d_h_2, reuse))
-    grad_w_21 = _sum_product(d_a_2, x_1, w_21, out_shape)
-    grad_w_22 = _sum_product(d_a_2, x_2, w_22, out_shape)
-    grad_b_2 = _sum_to(d_a_2, b_2, out_shape, copy=True)
+    grad_w_21 = _dot(d_a_2, x_1) if usual else _sum_product(d_a_2, x_1, w_21, out_shape)
+    grad_w_22 = _dot(d_a_2, x_2) if usual else _sum_product(d_a_2, x_2, w_22, out_shape)
+    grad_b_2 = _sum(d_a_2) if usual else _sum_to(d_a_2, b_2, out_shape, copy=True)
     # from h_1 = \tanh(a_1) (line 19)
     d_a_1 = np.square(h_1, out=_spare(h_1, reuse))
     d_a_1 = np.subtract(1, d_a_1, out=_spare(d_a_1, reuse))
     d_a_1 = np.multiply(d_h_1, d_a_1, out=_spare(d_h_1, reuse))
-    grad_w_11 = _sum_product(d_a_1, x_1, w_11, out_shape)
-    grad_w_12 = _sum_product(d_a_1, x_2, w_12, out_shape)
-    grad_b_1 = _sum_to(d_a_1, b_1, out_shape, copy=True)
+    grad_w_11 = _dot(d_a_1, x_1) if usual else _sum_product(d_a_1, x_1, w_11, out_shape)
+    grad_w_12 = _dot(d_a_1, x_2) if usual else _sum_product(d_a_1, x_2, w_12, out_shape)
+    grad_b_1 = _sum(d_a_1) if usual else _sum_to(d_a_1, b_1, out_shape, copy=True)
     # from a_2 = w_{21} x_1 + w_{22} x_2 + b_2 (line 14)
     d_x_1 = np.multiply(d_a_2, w_21, out=_spare(h_1, reuse))
     d_x_2 = np.multiply(d_a_2, w_22, out=_spare(d_a_2, reuse))

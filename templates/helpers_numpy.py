@@ -103,11 +103,7 @@ def _sum_product(
     if type(a) is np.ndarray and a.shape == out_shape and out_shape:  # the usual
         if kind is float or kind is np.float64 or kind is int:  # a number's: a dot
             if type(b) is np.ndarray and b.shape == out_shape:
-                if len(out_shape) != 1:
-                    a, b = a.ravel(), b.ravel()
-                if a.size <= 10000:  # BLAS runs n <= 10,000 on one thread
-                    return _times(np.dot(a, b), scale)
-                return _times(_long_dot(a, b), scale)
+                return _times(_dot(a, b), scale)
         elif kind is np.ndarray and like.shape == out_shape:  # an array's: a product
             if type(b) is float or type(b) is int:
                 return np.multiply(a, b * scale, out)
@@ -129,17 +125,25 @@ def _sum_product(
     return _sum_to(np.multiply(a, b), like, out_shape, scale)
 
 
-_ROW = 8192  # elements per row of _long_dot (BLAS runs n <= 10,000 on one thread)
+_ROW = 8192  # elements per row of _dot (BLAS runs n <= 10,000 on one thread)
 
 
-def _long_dot(a: np.ndarray, b: np.ndarray) -> ArrayLike:
-    """sum(a * b) of two flat arrays of more than 10,000 elements: the dots of their
-    rows of _ROW elements (one matmul of stacked rows), summed, and of the rest.
-    BLAS runs each on one thread, so neither the speed nor the rounding depends on
-    how many threads it may start; as fast as one long dot, twice einsum's speed."""
+def _dot(a: np.ndarray, b: np.ndarray) -> ArrayLike:
+    """sum(a * b) of two arrays of one shape, without making the product: up to
+    10,000 elements one dot, which BLAS runs on one thread; above, the dots of rows
+    of _ROW elements (one matmul of stacked rows), summed, and of the rest. BLAS runs
+    each of those on one thread too, so neither the speed nor the rounding depends
+    on how many threads it may start; as fast as one long dot, twice einsum's."""
+    if a.ndim != 1:
+        a, b = a.ravel(), b.ravel()
+    if a.size <= 10000:
+        return np.dot(a, b)
     whole = a.size - a.size % _ROW
     rows = np.matmul(a[:whole].reshape(-1, 1, _ROW), b[:whole].reshape(-1, _ROW, 1))
     return rows.sum() + np.dot(a[whole:], b[whole:])
+
+
+_FLOAT64 = np.dtype(np.float64)  # the usual layout's arrays (checked by identity)
 
 
 def _times(total: ArrayLike, scale: float) -> ArrayLike:

@@ -216,6 +216,14 @@ def test_module_shape(path: Path):
             ):  # a constant array (_sum's ones), which nothing writes into
                 assert name.lstrip("_").isupper(), "a constant, named as one"
                 assert f"{name}[" not in text.replace(f"{name}[:", ""), "read only"
+            case ast.Assign(
+                targets=[ast.Name(id=name)],
+                value=ast.Call(
+                    func=ast.Attribute(value=ast.Name(id="np"), attr="dtype"),
+                    args=[ast.Attribute(value=ast.Name(id="np"))],
+                ),
+            ):  # a dtype (the usual layout's _FLOAT64)
+                assert name.lstrip("_").isupper(), "a constant, named as one"
             case _:
                 raise AssertionError(f"module-level statement: {ast.unparse(node)}")
     docstring = ast.get_docstring(tree)
@@ -246,7 +254,7 @@ def test_each_statement_points_to_its_equation(path: Path):
             first = lines[statement.lineno - 1]
             before = [c.strip() for c in lines[function.lineno : statement.lineno - 1]]
             target = _target(statement)
-            if "= _array_size(" in first or re.match(r"\s*(reuse|usual) = ", first):
+            if re.match(r"\s*(size, arrays|reuse|usual) = ", first):
                 continue  # whether results may go into spare arrays, the layout
             if re.match(r"\s*if size > _BLOCK and size \* ", first):  # in blocks
                 assert "return _in_blocks(" in lines[statement.lineno], first

@@ -310,13 +310,13 @@ def test_a_likely_numbers_gradient_is_summed_before_its_array_is_reused():
     source = compile_latex(TWO_UNITS)
     assert _line_of(source, "grad_w_21 =") < _line_of(source, "d_x_2 =")
     assert "d_x_2 = np.multiply(d_a_2, w_22, out=_spare(d_a_2, reuse))" in source
-    assert "grad_w_21 = _sum_product(d_a_2, x_1, w_21, out_shape)\n" in source
+    assert "else _sum_product(d_a_2, x_1, w_21, out_shape)\n" in source
     # a square is np.square, which may go into a spare array: here h_2's, in place
     assert "d_a_2 = np.square(h_2, out=_spare(h_2, reuse))" in source
     assert _line_of(source, "grad_x_1 =") > _line_of(source, "d_x_1 = np.add(")
     # grad_c would be y_hat_minus_y's array if c were one: it copies, which lets
     # grad_y (y: data) be written into that array
-    assert "grad_c = _sum_to(y_hat_minus_y, c, out_shape, copy=True)" in source
+    assert "else _sum_to(y_hat_minus_y, c, out_shape, copy=True)" in source
     assert "-1.0, out=_spare(y_hat_minus_y, reuse)" in source
 
 
@@ -404,18 +404,26 @@ def _seed_by_hand(w, x, b, y_star):
         "0-d arrays",
         "broadcast target",
         "float32",
+        "integer weights",
+        "2-d data",
+        "strided data",
     ],
 )
 def test_the_usual_layout_takes_the_datas_gradients_without_the_helpers(
     layout, tmp_path
 ):
-    """x and y_star arrays of one shape, w and b numbers: grad_x and grad_y_star
-    are the elementwise products (_Field.direct); any other layout goes through
-    _sum_product and _sum_to, with the same numbers."""
+    """x and y_star float64 arrays of one shape, w and b floats: grad_x and
+    grad_y_star are the elementwise products, grad_w and grad_b a dot and a sum
+    (_Field.direct); any other layout goes through _sum_product and _sum_to, with
+    the same numbers."""
     source = compile_latex(SEED_DOC)
     body = source[source.index("def value_and_grad") :]
-    assert "usual = size > 1 and arrays == 2 and type(x) is type(y_star)" in body
+    assert "        type(x) is type(y_star) is np.ndarray\n" in body
+    assert "        and type(w) is type(b) is float\n" in body
+    assert "        and x.dtype is y_star.dtype is _FLOAT64\n" in body
+    assert "size, arrays = (x.size, 2) if usual else _array_size(" in body
     assert "np.multiply(d_v, w * 2.0, out=d_v)\n        if usual\n" in body
+    assert "grad_w = _dot(d_v, x) * 2.0 if usual else _sum_product(" in body
     module = import_module_text(source, tmp_path)
     rng = np.random.default_rng(8)
     x, y_star = rng.normal(size=(2, 30))
@@ -432,6 +440,12 @@ def test_the_usual_layout_takes_the_datas_gradients_without_the_helpers(
         y_star = y_star[:1]
     elif layout == "float32":
         x, y_star = x.astype(np.float32), y_star.astype(np.float32)
+    elif layout == "integer weights":
+        w, b = 2, -1
+    elif layout == "2-d data":
+        x, y_star = x.reshape(5, 6), y_star.reshape(5, 6)
+    elif layout == "strided data":
+        x, y_star = np.repeat(x, 2)[::2], np.repeat(y_star, 3)[::3]
     copies = [np.copy(v) for v in (w, x, b, y_star)]
     value, gradients = module.value_and_grad(w=w, x=x, b=b, y_star=y_star)
     for given, copy in zip((w, x, b, y_star), copies, strict=True):
@@ -457,7 +471,8 @@ def test_the_usual_layout_takes_the_datas_gradients_without_the_helpers(
 
 
 def test_the_usual_form_is_bit_for_bit_the_helpers(tmp_path):
-    """The direct products round as _sum_product and _sum_to do in that layout."""
+    """The direct forms round as _sum_product and _sum_to do in that layout: the
+    data's products, and the numbers' dots and sums."""
     module = import_module_text(compile_latex(TWO_UNITS), tmp_path)
     rng = np.random.default_rng(9)
     names = list(module.Gradients._fields)
@@ -472,3 +487,9 @@ def test_the_usual_form_is_bit_for_bit_the_helpers(tmp_path):
     _, general = module.value_and_grad(**dict(point, **{w: np.full(50, point[w])}))
     for name in data:
         np.testing.assert_array_equal(getattr(usual, name), getattr(general, name))
+    # numpy scalars for the numbers leave it too: every gradient through the helpers
+    scalars = {n: v if n in data else np.float64(v) for n, v in point.items()}
+    _, helped = module.value_and_grad(**scalars)
+    for name in names:
+        assert type(getattr(usual, name)) is type(getattr(helped, name))
+        np.testing.assert_array_equal(getattr(usual, name), getattr(helped, name))

@@ -239,7 +239,7 @@ def test_sum_product_of_numbers_and_arrays(helpers):
     "n", [10_001, 8192 * 3, 8192 * 3 + 5, 131_072, 1_000_003], ids=lambda n: f"n={n}"
 )
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=lambda t: t.__name__)
-def test_long_dot_is_the_sum_of_products_whatever_blas_threads(helpers, n, dtype):
+def test_a_long_dot_is_the_sum_of_products_whatever_blas_threads(helpers, n, dtype):
     """Over more than 10,000 elements, rows of _ROW: BLAS's one-thread path."""
     threadpoolctl = pytest.importorskip("threadpoolctl")
     rng = np.random.default_rng(n)
@@ -248,7 +248,7 @@ def test_long_dot_is_the_sum_of_products_whatever_blas_threads(helpers, n, dtype
     results = []
     for threads in (1, 2, None):
         with threadpoolctl.threadpool_limits(limits=threads, user_api="blas"):
-            results.append(helpers["_long_dot"](a, b))
+            results.append(helpers["_dot"](a, b))
             results.append(helpers["_sum_product"](a, b, 0.5, (n,)))
     total = results[0]
     assert np.asarray(total).dtype == dtype
@@ -260,7 +260,7 @@ def test_long_dot_is_the_sum_of_products_whatever_blas_threads(helpers, n, dtype
         a[: 1000 * 10].reshape(1000, 10), b[:10_000].reshape(1000, 10), 0.5, (1000, 10)
     )
     assert square == helpers["_sum_product"](a[:10_000], b[:10_000], 0.5, (10_000,))
-    strided = helpers["_long_dot"](np.repeat(a, 2)[::2], b)  # numpy's own loop
+    strided = helpers["_dot"](np.repeat(a, 2)[::2], b)  # numpy's own loop
     assert strided == pytest.approx(total, rel=1e-12 if dtype == np.float64 else 1e-5)
 
 

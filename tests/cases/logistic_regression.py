@@ -118,11 +118,7 @@ def _sum_product(
     if type(a) is np.ndarray and a.shape == out_shape and out_shape:  # the usual
         if kind is float or kind is np.float64 or kind is int:  # a number's: a dot
             if type(b) is np.ndarray and b.shape == out_shape:
-                if len(out_shape) != 1:
-                    a, b = a.ravel(), b.ravel()
-                if a.size <= 10000:  # BLAS runs n <= 10,000 on one thread
-                    return _times(np.dot(a, b), scale)
-                return _times(_long_dot(a, b), scale)
+                return _times(_dot(a, b), scale)
         elif kind is np.ndarray and like.shape == out_shape:  # an array's: a product
             if type(b) is float or type(b) is int:
                 return np.multiply(a, b * scale, out)
@@ -144,14 +140,19 @@ def _sum_product(
     return _sum_to(np.multiply(a, b), like, out_shape, scale)
 
 
-_ROW = 8192  # elements per row of _long_dot (BLAS runs n <= 10,000 on one thread)
+_ROW = 8192  # elements per row of _dot (BLAS runs n <= 10,000 on one thread)
 
 
-def _long_dot(a: np.ndarray, b: np.ndarray) -> ArrayLike:
-    """sum(a * b) of two flat arrays of more than 10,000 elements: the dots of their
-    rows of _ROW elements (one matmul of stacked rows), summed, and of the rest.
-    BLAS runs each on one thread, so neither the speed nor the rounding depends on
-    how many threads it may start; as fast as one long dot, twice einsum's speed."""
+def _dot(a: np.ndarray, b: np.ndarray) -> ArrayLike:
+    """sum(a * b) of two arrays of one shape, without making the product: up to
+    10,000 elements one dot, which BLAS runs on one thread; above, the dots of rows
+    of _ROW elements (one matmul of stacked rows), summed, and of the rest. BLAS runs
+    each of those on one thread too, so neither the speed nor the rounding depends
+    on how many threads it may start; as fast as one long dot, twice einsum's."""
+    if a.ndim != 1:
+        a, b = a.ravel(), b.ravel()
+    if a.size <= 10000:
+        return np.dot(a, b)
     whole = a.size - a.size % _ROW
     rows = np.matmul(a[:whole].reshape(-1, 1, _ROW), b[:whole].reshape(-1, _ROW, 1))
     return rows.sum() + np.dot(a[whole:], b[whole:])
@@ -245,6 +246,9 @@ def _spare(array: ArrayLike, reuse: bool) -> np.ndarray | None:
     return array if reuse and type(array) is np.ndarray else None
 
 
+_FLOAT64 = np.dtype(np.float64)  # the usual layout's arrays (checked by identity)
+
+
 class Gradients(NamedTuple):
     """Derivatives of sum(L), one field per input."""
 
@@ -262,8 +266,16 @@ def forward(
     y: ArrayLike,
 ) -> ArrayLike:
     """Return L."""
+    # the usual: x_1, x_2 and y float64 arrays of one shape, every other input a float
+    usual = (
+        type(x_1) is type(x_2) is type(y) is np.ndarray
+        and type(w_1) is type(w_2) is type(b) is float
+        and x_1.dtype is x_2.dtype is y.dtype is _FLOAT64
+        and x_1.shape == x_2.shape == y.shape
+        and x_1.size > 1
+    )
     # elements per array input (0: they differ), and how many are arrays
-    size, arrays = _array_size(w_1, x_1, w_2, x_2, b, y)
+    size, arrays = (x_1.size, 3) if usual else _array_size(w_1, x_1, w_2, x_2, b, y)
     if size > _BLOCK and size * (arrays + 4) > _IN_CACHE:  # with its own 4 arrays
         return _in_blocks(forward, w_1, x_1, w_2, x_2, b, y)
     reuse = size > 0  # may results go into spare arrays?
@@ -312,8 +324,16 @@ def value_and_grad(
     y: ArrayLike,
 ) -> tuple[ArrayLike, Gradients]:
     """Return L and its gradients, with one forward sweep."""
+    # the usual: x_1, x_2 and y float64 arrays of one shape, every other input a float
+    usual = (
+        type(x_1) is type(x_2) is type(y) is np.ndarray
+        and type(w_1) is type(w_2) is type(b) is float
+        and x_1.dtype is x_2.dtype is y.dtype is _FLOAT64
+        and x_1.shape == x_2.shape == y.shape
+        and x_1.size > 1
+    )
     # elements per array input (0: they differ), and how many are arrays
-    size, arrays = _array_size(w_1, x_1, w_2, x_2, b, y)
+    size, arrays = (x_1.size, 3) if usual else _array_size(w_1, x_1, w_2, x_2, b, y)
     if size > _BLOCK and size * (arrays + 7) > _IN_CACHE:  # with its own 7 arrays
         return _in_blocks(value_and_grad, w_1, x_1, w_2, x_2, b, y)
     reuse = size > 0  # may results go into spare arrays?
@@ -347,7 +367,11 @@ def value_and_grad(
     d_z = np.multiply(y, d_z, out=_spare(d_z, reuse))  # times -1
     d_z_term = np.multiply(t_1, p, out=_spare(t_1, reuse))
     d_z = np.subtract(d_z, d_z_term, out=_spare(d_z, reuse))  # times -1
-    grad_w_1 = _sum_product(d_z, x_1, w_1, out_shape, -1.0)
-    grad_w_2 = _sum_product(d_z, x_2, w_2, out_shape, -1.0)
-    grad_b = _sum_to(d_z, b, out_shape, -1.0)
+    grad_w_1 = (
+        _dot(d_z, x_1) * -1.0 if usual else _sum_product(d_z, x_1, w_1, out_shape, -1.0)
+    )
+    grad_w_2 = (
+        _dot(d_z, x_2) * -1.0 if usual else _sum_product(d_z, x_2, w_2, out_shape, -1.0)
+    )
+    grad_b = _sum(d_z) * -1.0 if usual else _sum_to(d_z, b, out_shape, -1.0)
     return L, Gradients(grad_w_1, grad_w_2, grad_b)
