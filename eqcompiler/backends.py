@@ -183,6 +183,10 @@ class _Printer:
                 return f"{m}.multiply", (left, self._test(test))
             case Mul(left=left, right=Pow(base=base, exponent=Num(value=-1.0))):
                 return f"{m}.divide", (left, base)
+            case Call(function="max", args=(left, Compare() as test)) if _reads_symbol(
+                left
+            ):
+                return f"{m}.maximum", (left, self._test(test))
             case Mul(left=left, right=right):
                 return f"{m}.multiply", (left, right)
             case Div(left=left, right=right):
@@ -236,6 +240,15 @@ class _Printer:
                 return f"{self._at(left, _MUL)} * {self._test(test)}", _MUL
             case Mul(left=left, right=Pow(base=base, exponent=Num(value=-1.0))):
                 return f"{self._at(left, _MUL)} / {self._at(base, _MUL + 1)}", _MUL
+            case Call(
+                function="max", args=(left, Compare() as test)
+            ) if self.backend.name == "numpy" and _reads_symbol(left):
+                # 1 or e where the test holds or not (share_exponentials): the truth
+                # value as a bool array, which keeps e's float type
+                return (
+                    f"{self.backend.callee('max')}({self.print(left)}, {self._test(test)})",
+                    _ATOM,
+                )
             case Mul(left=left, right=right):
                 # `a * (b / c)` keeps its parentheses: `a * b / c` rounds differently
                 return f"{self._at(left, _MUL)} * {self._at(right, _MUL + 1)}", _MUL

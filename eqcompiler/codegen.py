@@ -439,9 +439,12 @@ def _shared_exponentials(
 
 def _shared_comment(statement: Statement, z: Expr, backend: Backend) -> str:
     z_code = backend.code(z)
-    if statement.value.function == "exp":
+    value = statement.value
+    if isinstance(value, Call) and value.function == "exp":
         return f"# for sigmoid(±{z_code}) and softplus(±{z_code})"
-    return f"# log(1 + e^-|{z_code}|), for softplus(±{z_code})"
+    if isinstance(value, Call):
+        return f"# log(1 + e^-|{z_code}|), for softplus(±{z_code})"
+    return f"# 1 + e^-|{z_code}|, for sigmoid(±{z_code})"
 
 
 def _print_body(

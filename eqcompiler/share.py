@@ -19,7 +19,9 @@ from .ir import (
     Add,
     Assign,
     Call,
+    Compare,
     Const,
+    Div,
     Expr,
     Neg,
     Num,
@@ -139,6 +141,18 @@ class Exponentials:
     before: tuple[tuple[tuple[Statement, Expr], ...], ...]
 
 
+@dataclass(frozen=True, slots=True)
+class _Shared:
+    """What the sigmoids and softpluses of ±z read instead of their own exponential:
+    `exponential` is e = e^{-|z|} (None on arrays when only softpluses share),
+    `logarithm` log(1 + e), and `denominator` 1 + e for a sigmoid on arrays (None on
+    floats, which print it inline)."""
+
+    exponential: Expr | None
+    logarithm: Expr
+    denominator: Expr | None = None
+
+
 def share_exponentials(
     statements: Sequence[Statement], fresh: Callable[[str], str], arrays: bool = False
 ) -> Exponentials:
@@ -151,44 +165,56 @@ def share_exponentials(
     e^{z} is e^{-|z|}); a logistic regression's four exponentials and two logarithms
     become one of each. `fresh(wanted)` names the values added.
 
-    On `arrays` (numpy), only softpluses share: one `log1p(exp(-abs(z)))` for the
-    softpluses of ±z, each then `maximum(z, 0) + log1p(...)`, as _softplus computes
-    it. A shared sigmoid would pick 1 or e per element (np.where), a pass that costs
-    more than the exponential it saves.
+    On `arrays` (numpy), softpluses share one `log1p(exp(-abs(z)))`, each then
+    `maximum(z, 0) + log1p(...)`, as _softplus computes it. Sigmoids share only
+    with a softplus, whose e^{-|z|} is there anyway: σ(z) is then
+    `maximum(e, z >= 0) / (1 + e)`, 1 or e by elementwise maximum (np.where would
+    pick them at three times the cost), one pass for the test, one for the maximum
+    and one for the division instead of _sigmoid's four (of them an exponential),
+    and with `1 + e` shared by the sigmoids of ±z. It rounds as _sigmoid does for
+    z >= 0 and as the math helper does for z < 0, within an ulp of either. The
+    sigmoids of ±z alone keep _sigmoid: e^{-|z|} costs two passes more than the
+    exponential it would save.
     """
     calls = _family_calls_keyed(statements)
     # key -> (statement index, function, argument) of each call
     sites: dict[tuple, list[tuple[int, str, Expr]]] = {}
     for index, found in enumerate(calls):
         for function, key, argument in found:
-            if key is not None and (function == "softplus" or not arrays):
+            if key is not None:
                 sites.setdefault(key, []).append((index, function, argument))
-    given: dict[tuple, tuple[Expr | None, Expr]] = {}  # key -> what σ, softplus read
+    given: dict[tuple, _Shared] = {}  # key -> what σ, softplus read
     before: list[list[tuple[Statement, Expr]]] = [[] for _ in statements]
     for key, uses in sites.items():
-        if len(uses) < 2:
+        softpluses = [index for index, function, _ in uses if function == "softplus"]
+        sigmoids = [index for index, function, _ in uses if function == "sigmoid"]
+        if len(uses) < 2 or (arrays and not softpluses):
             continue
         base = key[0]
         first, _, argument = uses[0]
         z = _stripped(argument)
-        if arrays:
+        exponential = Call("exp", (Neg(Call("abs", (z,))),))
+        if arrays and not sigmoids:
             shared = fresh(f"log1p_e_{z.name}" if isinstance(z, Sym) else "log1p_e")
-            exponential = Call("exp", (Neg(Call("abs", (z,))),))
             statement = Statement(shared, Call("log1p", (exponential,)))
             before[first].append((statement, z))
-            given[key] = (None, Sym(shared))
+            given[key] = _Shared(None, Sym(shared))
             continue
         e = Sym(fresh(f"e_{base.name}" if isinstance(base, Sym) else "e"))
-        before[first].append(
-            (Statement(e.name, Call("exp", (Neg(Call("abs", (z,))),))), z)
-        )
+        before[first].append((Statement(e.name, exponential), z))
         logarithm: Expr = Call("log1p", (e,))
-        softpluses = [index for index, function, _ in uses if function == "softplus"]
         if len(softpluses) > 1:
             shared = fresh(f"log1p_{e.name}")
             before[softpluses[0]].append((Statement(shared, logarithm), z))
             logarithm = Sym(shared)
-        given[key] = (e, logarithm)
+        denominator: Expr | None = None
+        if arrays:
+            denominator = Add(Num(1.0), e)
+            if len(sigmoids) > 1:
+                shared = fresh(f"one_plus_{e.name}")
+                before[sigmoids[0]].append((Statement(shared, denominator), z))
+                denominator = Sym(shared)
+        given[key] = _Shared(e, logarithm, denominator)
     rewritten = tuple(
         replace(s, value=_given(s.value, iter(found), given)) if found else s
         for s, found in zip(statements, calls, strict=True)
@@ -242,9 +268,7 @@ def _family_calls(expr: Expr) -> list[Call]:
     ]
 
 
-def _given(
-    expr: Expr, calls: Iterator[tuple], given: dict[tuple, tuple[Expr, Expr]]
-) -> Expr:
+def _given(expr: Expr, calls: Iterator[tuple], given: dict[tuple, _Shared]) -> Expr:
     """`expr` with each sigmoid and softplus whose key (that of the next of `calls`,
     taken parents first like _family_calls) has a shared e reading it."""
     key = None
@@ -253,12 +277,18 @@ def _given(
     new = with_children(expr, [_given(c, calls, given) for c in children(expr)])
     if key not in given:
         return new
-    exponential, logarithm = given[key]
-    if exponential is None:  # on arrays: max(z, 0) + log1p(e^-|z|), as _softplus
-        if new.function == "sigmoid":
-            return new
-        positive = Call("max", (new.args[0], Num(0.0)), expr.span, expr.shape)
-        return Add(positive, logarithm, expr.span, expr.shape)
+    shared = given[key]
+    z = new.args[0]
     if new.function == "sigmoid":
-        return Call(SIGMOID_GIVEN, (new.args[0], exponential), expr.span, expr.shape)
-    return Call(SOFTPLUS_GIVEN, (new.args[0], logarithm), expr.span, expr.shape)
+        if shared.exponential is None:
+            return new
+        if shared.denominator is not None:  # on arrays: max(e, [z >= 0]) / (1 + e)
+            test = Compare(">=", z, Num(0.0), expr.span, expr.shape)
+            numerator = Call("max", (shared.exponential, test), expr.span, expr.shape)
+            return Div(numerator, shared.denominator, expr.span, expr.shape)
+        return Call(SIGMOID_GIVEN, (z, shared.exponential), expr.span, expr.shape)
+    if shared.exponential is None or shared.denominator is not None:
+        # on arrays: max(z, 0) + log1p(e^-|z|), as _softplus
+        positive = Call("max", (z, Num(0.0)), expr.span, expr.shape)
+        return Add(positive, shared.logarithm, expr.span, expr.shape)
+    return Call(SOFTPLUS_GIVEN, (z, shared.logarithm), expr.span, expr.shape)

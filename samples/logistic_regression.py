@@ -26,17 +26,6 @@ from numpy.typing import ArrayLike
 __all__ = ["Gradients", "backward", "forward", "value_and_grad"]
 
 
-def _sigmoid(z: ArrayLike) -> np.ndarray:
-    """The logistic function 1 / (1 + e^-z), for any z: where e^-z overflows (z below
-    about -709), 1 / (1 + inf) is the right 0, so the warning is not needed."""
-    with np.errstate(over="ignore"):
-        e = np.exp(-z)
-    if type(e) is not np.ndarray:
-        return 1 / (1 + e)
-    e += 1  # in place: one temporary, not four
-    return np.divide(1, e, out=e)
-
-
 def _sum_to(
     gradient: ArrayLike,
     like: ArrayLike,
@@ -334,7 +323,7 @@ def value_and_grad(
     )
     # elements per array input (0: they differ), and how many are arrays
     size, arrays = (x_1.size, 3) if usual else _array_size(w_1, x_1, w_2, x_2, b, y)
-    if size > _BLOCK and size * (arrays + 7) > _IN_CACHE:  # with its own 7 arrays
+    if size > _BLOCK and size * (arrays + 8) > _IN_CACHE:  # with its own 8 arrays
         return _in_blocks(value_and_grad, w_1, x_1, w_2, x_2, b, y)
     reuse = size > 0  # may results go into spare arrays?
     # z = w_1 x_1 + w_2 x_2 + b (line 17)
@@ -342,28 +331,31 @@ def value_and_grad(
     z_term = w_2 * x_2
     z = np.add(z, z_term, out=_spare(z, reuse))
     z = np.add(z, b, out=_spare(z, reuse))
-    p = _sigmoid(z)  # p = \sigma(z) (line 21)
-    # L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
-    t = np.negative(z, out=_spare(z_term, reuse))
+    # for sigmoid(±z) and softplus(±z)
+    e_z = np.abs(z, out=_spare(z_term, reuse))
+    e_z = np.negative(e_z, out=_spare(e_z, reuse))
+    e_z = np.exp(e_z, out=_spare(e_z, reuse))
+    one_plus_e_z = 1 + e_z  # 1 + e^-|z|, for sigmoid(±z)
+    # p = \sigma(z) (line 21)
+    p = np.maximum(e_z, (z >= 0))
+    p = np.divide(p, one_plus_e_z, out=_spare(p, reuse))
+    t = -z  # L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
     t_1 = 1 - y  # L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
-    # log(1 + e^-|t|), for softplus(±t)
-    log1p_e_t = np.abs(t)
-    log1p_e_t = np.negative(log1p_e_t, out=_spare(log1p_e_t, reuse))
-    log1p_e_t = np.exp(log1p_e_t, out=_spare(log1p_e_t, reuse))
-    log1p_e_t = np.log1p(log1p_e_t, out=_spare(log1p_e_t, reuse))
+    log1p_e_z = np.log1p(e_z)  # log(1 + e^-|z|), for softplus(±z)
     # L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
     L = np.maximum(t, 0)
-    L = np.add(L, log1p_e_t, out=_spare(L, reuse))
+    L = np.add(L, log1p_e_z, out=_spare(L, reuse))
     L = np.multiply(y, L, out=_spare(L, reuse))
     L_term = np.maximum(z, 0, out=_spare(z, reuse))
-    L_term = np.add(L_term, log1p_e_t, out=_spare(L_term, reuse))
+    L_term = np.add(L_term, log1p_e_z, out=_spare(L_term, reuse))
     L_term = np.multiply(t_1, L_term, out=_spare(L_term, reuse))
     L = np.add(L, L_term, out=_spare(L, reuse))
     out_shape = np.shape(L)
     # Backward sweep: d_x is the derivative of sum(L) with respect to x; where
     # a line says "times -1", the derivative is -1 * d_x: the gradients apply the -1.
     # from L = -\left( y \log p + (1 - y) \log(1 - p) \right) (line 27)
-    d_z = _sigmoid(t)
+    d_z = np.maximum(e_z, (t >= 0), out=_spare(e_z, reuse))
+    d_z = np.divide(d_z, one_plus_e_z, out=_spare(d_z, reuse))
     d_z = np.multiply(y, d_z, out=_spare(d_z, reuse))  # times -1
     d_z_term = np.multiply(t_1, p, out=_spare(t_1, reuse))
     d_z = np.subtract(d_z, d_z_term, out=_spare(d_z, reuse))  # times -1

@@ -270,10 +270,11 @@ def test_each_statement_points_to_its_equation(path: Path):
                 # (`z = w_1 * x_1`, then `z = np.add(z, w_2 * x_2, out=...)`), or
                 # computes one of their operands on a term (`z_term = w_2 * x_2`)
                 cited = _LINE.search(first) or _LINE.search(before[-1])
-                # or a value that equations share (share_exponentials), named above
-                cited = cited or re.fullmatch(
-                    r"# log\(1 \+ e\^-\|\w+\|\), .+", before[-1]
-                )
+                # or a value that equations share (share_exponentials), named above or
+                # beside it
+                shared = r"# (log\(1 \+ e|1 \+ e|for sigmoid)\S* .*"
+                cited = cited or re.fullmatch(shared, before[-1])
+                cited = cited or re.search("  " + shared + "$", first)
                 term = chain and target and re.fullmatch(rf"{chain}_term\w*", target)
                 assert cited or (target is not None and target == chain) or term, first
                 if not term:

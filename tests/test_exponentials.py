@@ -1,6 +1,7 @@
 """share.share_exponentials: on floats, the sigmoids and softpluses of ±z read one
 e^{-|z|} (and one log(1 + e^{-|z|})), and give the helpers' values to the bit; on
-arrays, the softpluses of ±z read one log(1 + e^{-|z|})."""
+arrays, the softpluses of ±z read one log(1 + e^{-|z|}), and sigmoids that share an
+argument with a softplus read its e^{-|z|}."""
 
 from __future__ import annotations
 
@@ -213,39 +214,112 @@ def test_a_compiled_module_takes_one_exponential_and_keeps_every_value(
             assert got == pytest.approx(slope, rel=1e-5, abs=1e-7), (name, z)
 
 
-# ---- on arrays (numpy): the softpluses of ±z share log(1 + e^{-|z|}); sigmoids don't
+# ---- on arrays (numpy): the softpluses of ±z share log(1 + e^{-|z|}); sigmoids
+# share e^{-|z|} and 1 + e^{-|z|} with them, never alone
 
 
-def test_on_arrays_softpluses_share_the_logarithm_and_sigmoids_keep_their_helper():
-    z, y = Sym("z"), Sym("y")
-    body = (
-        Statement("p", Call("sigmoid", (z,))),
-        Statement("t", Neg(z)),
-        Statement(
-            "L", Add(Mul(y, Call("softplus", (Sym("t"),))), Call("softplus", (z,)))
-        ),
-        Statement("q", Call("sigmoid", (Sym("t"),))),
-    )
+def _shared_on_arrays(*body: Statement) -> tuple[list[str], list[list[tuple]]]:
     shared = share_exponentials(list(body), lambda wanted: wanted, arrays=True)
     before = [[(s.target, NUMPY.code(s.value)) for s, _ in b] for b in shared.before]
-    assert before == [[], [], [("log1p_e_t", "np.log1p(np.exp(-np.abs(t)))")], []]
-    statements = list(shared.statements)
-    assert statements[0] == body[0] and statements[3] == body[3]  # σ: _sigmoid
-    assert NUMPY.code(statements[2].value) == (
+    return [NUMPY.code(s.value) for s in shared.statements], before
+
+
+def test_on_arrays_the_sigmoids_and_softpluses_of_one_argument_share_e():
+    z, y, t = Sym("z"), Sym("y"), Sym("t")
+    statements, before = _shared_on_arrays(
+        Statement("p", Call("sigmoid", (z,))),
+        Statement("t", Neg(z)),
+        Statement("L", Add(Mul(y, Call("softplus", (t,))), Call("softplus", (z,)))),
+        Statement("q", Call("sigmoid", (t,))),
+    )
+    assert before == [
+        [("e_z", "np.exp(-np.abs(z))"), ("one_plus_e_z", "1 + e_z")],
+        [],
+        [("log1p_e_z", "np.log1p(e_z)")],
+        [],
+    ]
+    assert statements == [
+        "np.maximum(e_z, (z >= 0)) / one_plus_e_z",
+        "-z",
+        "y * (np.maximum(t, 0) + log1p_e_z) + (np.maximum(z, 0) + log1p_e_z)",
+        "np.maximum(e_z, (t >= 0)) / one_plus_e_z",
+    ]
+
+
+def test_on_arrays_one_sigmoid_and_one_softplus_read_e_inline():
+    z = Sym("z")
+    statements, before = _shared_on_arrays(
+        Statement("p", Call("sigmoid", (z,))),
+        Statement("s", Call("softplus", (Neg(z),))),
+    )
+    assert before == [[("e_z", "np.exp(-np.abs(z))")], []]
+    assert statements == [
+        "np.maximum(e_z, (z >= 0)) / (1 + e_z)",
+        "np.maximum(-z, 0) + np.log1p(e_z)",
+    ]
+
+
+def test_on_arrays_softpluses_alone_share_the_logarithm():
+    z, y, t = Sym("z"), Sym("y"), Sym("t")
+    statements, before = _shared_on_arrays(
+        Statement("t", Neg(z)),
+        Statement("L", Add(Mul(y, Call("softplus", (t,))), Call("softplus", (z,)))),
+    )
+    assert before == [[], [("log1p_e_t", "np.log1p(np.exp(-np.abs(t)))")]]
+    assert statements[1] == (
         "y * (np.maximum(t, 0) + log1p_e_t) + (np.maximum(z, 0) + log1p_e_t)"
     )
 
 
-def test_on_arrays_one_softplus_keeps_its_helper():
+def test_on_arrays_the_sigmoids_of_plus_and_minus_z_alone_keep_their_helper():
+    """e^{-|z|} would cost two passes (abs, negation) more than it saves."""
     z = Sym("z")
     body = (
         Statement("p", Call("sigmoid", (z,))),
-        Statement("s", Call("softplus", (z,))),
         Statement("q", Call("sigmoid", (Neg(z),))),
     )
     shared = share_exponentials(list(body), lambda wanted: wanted, arrays=True)
     assert list(shared.statements) == list(body)
-    assert shared.before == ((), (), ())
+    assert shared.before == ((), ())
+
+
+def _exact_sigmoid(z: float) -> float:
+    mpmath = pytest.importorskip("mpmath")
+    with mpmath.workdps(60):
+        return float(1 / (1 + mpmath.exp(-mpmath.mpf(z))))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_shared_sigmoid_on_arrays_is_right_to_a_few_ulps_for_every_z(dtype):
+    """maximum(e, z >= 0) / (1 + e): _sigmoid's bits for z >= 0; for z < 0 within two
+    ulps of the exact value (three in float32), subnormal results too
+    (where _sigmoid's e^{-z} overflows and it gives 0); the float type kept."""
+    values = np.array(
+        [v for v in VALUES if not math.isnan(v)] + [-708.0, -730.0, -744.0, -746.0]
+    ).astype(dtype)
+    code = _shared_on_arrays(
+        Statement("p", Call("sigmoid", (Sym("z"),))),
+        Statement("s", Call("softplus", (Sym("z"),))),
+    )[0][0]
+    printed = eval(f"lambda z, e_z: {code}", {"np": np})
+    with np.errstate(under="ignore"):
+        e = np.exp(-np.abs(values))
+        got = printed(values, e)
+    assert got.dtype == dtype
+    helpers: dict = {"np": np, "ArrayLike": object}
+    exec(_helper_sources("numpy")["_sigmoid"], helpers)
+    with np.errstate(under="ignore"):
+        helper = helpers["_sigmoid"](values)
+    positive = values >= 0
+    np.testing.assert_array_equal(got[positive], helper[positive])
+    exact = np.array([_exact_sigmoid(float(v)) for v in values]).astype(dtype)
+    tiny = np.finfo(dtype).smallest_subnormal
+    ulps = 2 if dtype == np.float64 else 3
+    assert np.all(np.abs(got - exact) <= np.maximum(ulps * np.spacing(exact), tiny))
+    deep = values.astype(np.float64) < -709  # e^{-z} overflows: _sigmoid says 0
+    if dtype == np.float64:
+        assert np.all(got[deep & (values > -744)] > 0)
+    assert np.isnan(printed(np.array([np.nan], dtype), np.array([np.nan], dtype)))[0]
 
 
 @pytest.mark.parametrize("document", [LOGISTIC, SOFTPLUSES])
