@@ -485,6 +485,12 @@ def _print_body(
             sized = laid_out_parts(
                 f"{size}, {arrays}", [known, f"if {usual}", f"else {found}"], 4
             )
+            if "\n" in sized or len(sized) > LINE_LENGTH - 4:  # black is slow on
+                # a conditional around a long call (15x the time for 10x the inputs)
+                sized = (
+                    f"if {usual}:\n        {size}, {arrays} = {known[1:-1]}\n    else:\n"
+                    f"        {laid_out(f'{size}, {arrays} = {found}', 8)}"
+                )
         else:
             sized = laid_out(f"{size}, {arrays} = {found}", 4)
         printed += [
@@ -806,6 +812,7 @@ def _numpy_gradients(
     m = backend.alias
     inputs = {s.name for s in program.inputs}
     data = _likely_data(program)
+    numbers = inputs - data
     handed_out: set[str] = set()
     fields: list[_Field] = []
     for gradient in gradients:
@@ -820,9 +827,7 @@ def _numpy_gradients(
             code = f"{backend.code(left)}, {backend.code(right)}"
             call = f"_sum_product({code}, {name}, {shape}{scaled}{{out}})"
             likely = name in data
-            direct, arrays = _direct_product(
-                left, right, factor, inputs - data, likely, m
-            )
+            direct, arrays = _direct_product(left, right, factor, numbers, likely, m)
             fields.append(
                 _Field(
                     name,
@@ -842,7 +847,9 @@ def _numpy_gradients(
             code = f"{m}.asarray({number}, {m}.result_type({name}, 1.0))"
         elif isinstance(value, Sym) and factor == 1.0:
             held = (
-                value.name in inputs | handed_out or value.name == program.output.name
+                value.name in inputs
+                or value.name in handed_out
+                or value.name == program.output.name
             )
             # never hand out an array someone else holds; a likely number's
             # gradient copies one the body may reuse, or shares it (`shared`)

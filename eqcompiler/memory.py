@@ -167,7 +167,8 @@ def _plan(
     for value, index in last_read.items():
         released.setdefault(index, []).append(value)
     array_of: dict[int, int] = {}  # value -> the array holding it (its first value)
-    names: dict[int, list[str]] = {}  # array -> the names bound to it now
+    # array -> the names bound to it now, in binding order (a dict: an ordered set)
+    names: dict[int, dict[str, None]] = {}
     bound: dict[str, int] = {}  # name -> the array it is bound to now
     # arrays nothing reads again, most recently freed last (a dict: an ordered set)
     free: dict[int, None] = {}
@@ -191,14 +192,14 @@ def _plan(
             if chosen is not None:
                 del free[chosen]
                 taken[made_by[chosen]] = True
-        result.append(None if chosen is None else names[chosen][-1])
+        result.append(None if chosen is None else next(reversed(names[chosen])))
         if statement.target in bound:  # the name leaves its old array
-            names[bound.pop(statement.target)].remove(statement.target)
+            del names[bound.pop(statement.target)][statement.target]
         if value is not None:
             if chosen is None:
                 made_by[value] = index
             array = array_of.setdefault(value, value if chosen is None else chosen)
-            names.setdefault(array, []).append(statement.target)
+            names.setdefault(array, {})[statement.target] = None
             bound[statement.target] = array
     return tuple(result), taken
 

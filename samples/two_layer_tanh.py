@@ -283,11 +283,12 @@ def forward(
         and x_1.size > 1
     )
     # elements per array input (0: they differ), and how many are arrays
-    size, arrays = (
-        (x_1.size, 3)
-        if usual
-        else _array_size(w_11, x_1, w_12, x_2, b_1, w_21, w_22, b_2, v_1, v_2, c, y)
-    )
+    if usual:
+        size, arrays = x_1.size, 3
+    else:
+        size, arrays = _array_size(
+            w_11, x_1, w_12, x_2, b_1, w_21, w_22, b_2, v_1, v_2, c, y
+        )
     if size > _BLOCK and size * (arrays + 2) > _IN_CACHE:  # with its own 2 arrays
         return _in_blocks(
             forward, w_11, x_1, w_12, x_2, b_1, w_21, w_22, b_2, v_1, v_2, c, y
@@ -359,11 +360,12 @@ def value_and_grad(
         and x_1.size > 1
     )
     # elements per array input (0: they differ), and how many are arrays
-    size, arrays = (
-        (x_1.size, 3)
-        if usual
-        else _array_size(w_11, x_1, w_12, x_2, b_1, w_21, w_22, b_2, v_1, v_2, c, y)
-    )
+    if usual:
+        size, arrays = x_1.size, 3
+    else:
+        size, arrays = _array_size(
+            w_11, x_1, w_12, x_2, b_1, w_21, w_22, b_2, v_1, v_2, c, y
+        )
     if size > _BLOCK and size * (arrays + 6) > _IN_CACHE:  # with its own 6 arrays
         return _in_blocks(
             value_and_grad, w_11, x_1, w_12, x_2, b_1, w_21, w_22, b_2, v_1, v_2, c, y

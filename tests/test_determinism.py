@@ -254,7 +254,7 @@ def test_each_statement_points_to_its_equation(path: Path):
             first = lines[statement.lineno - 1]
             before = [c.strip() for c in lines[function.lineno : statement.lineno - 1]]
             target = _target(statement)
-            if re.match(r"\s*(size, arrays|reuse|usual) = ", first):
+            if re.match(r"\s*((size, arrays|reuse|usual) = |if usual:$)", first):
                 continue  # whether results may go into spare arrays, the layout
             if re.match(r"\s*if size > _BLOCK and size \* ", first):  # in blocks
                 assert "return _in_blocks(" in lines[statement.lineno], first
