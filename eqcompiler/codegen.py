@@ -931,10 +931,13 @@ def _likely_data(program: Program) -> set[str]:
     Which inputs are arrays is known only at run time. Papers write a weight
     before its data (`w x`, `w_{12} x_2`) and subtract a target from a prediction
     (`y - y^{*}`, `\\hat{y} - y`): an input that is the right factor of a product
-    with another input, or that is subtracted, is taken for data.
+    with another input, or that is subtracted, is taken for data. Where no input
+    looks like either, as in `f(x, y) = (x + σ(y)) / (σ(x) + (x + y)^2)`, the
+    document is a function evaluated at points, and every input is taken for data.
     """
     inputs = {s.name for s in program.inputs}
     data: set[str] = set()
+    weights: set[str] = set()
     for assign in program.assigns:
         for node in walk(assign.value):
             match node:
@@ -942,9 +945,10 @@ def _likely_data(program: Program) -> set[str]:
                     a in inputs and b in inputs
                 ):
                     data.add(b)
+                    weights.add(a)
                 case Sub(right=Sym(name=b)) if b in inputs:
                     data.add(b)
-    return data
+    return data if data or weights else inputs
 
 
 def _place(

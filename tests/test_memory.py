@@ -493,3 +493,34 @@ def test_the_usual_form_is_bit_for_bit_the_helpers(tmp_path):
     for name in names:
         assert type(getattr(usual, name)) is type(getattr(helped, name))
         np.testing.assert_array_equal(getattr(usual, name), getattr(helped, name))
+
+
+@pytest.mark.parametrize(
+    "document, data",
+    [
+        (SEED_DOC, "x and y_star"),  # w x: x is data; y - y^{*}: y^{*} is
+        (TWO_UNITS, "x_1, x_2 and y"),
+        # no weight times data, nothing subtracted: a function evaluated at points
+        (r"$$f = \frac{x + \sigma(y)}{\sigma(x) + (x + y)^{2}}$$", "x and y"),
+    ],
+)
+def test_the_usual_layout_is_that_of_the_likely_data(document, data, tmp_path):
+    source = compile_latex(document)
+    assert f"    # the usual: {data} float64 arrays of one shape" in source
+    module = import_module_text(source, tmp_path)
+    rng = np.random.default_rng(10)
+    point = {
+        n: rng.normal(size=20) if n in data.replace(",", " ").split() else 0.5
+        for n in module.Gradients._fields
+    }
+    _, usual = module.value_and_grad(**point)
+    # the same values in another layout: numpy scalars, and float64 arrays whose
+    # dtype is not the usual one (metadata): every gradient through the helpers
+    tagged = np.dtype(np.float64, metadata={"tag": 1})
+    other = {
+        n: v.astype(tagged) if type(v) is np.ndarray else np.float64(v)
+        for n, v in point.items()
+    }
+    _, helped = module.value_and_grad(**other)
+    for name in module.Gradients._fields:
+        np.testing.assert_array_equal(getattr(usual, name), getattr(helped, name))
