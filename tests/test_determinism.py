@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, compile_latex
+from conftest import ROOT, compile_latex, import_module_text
 from test_check import cli
 
 SAMPLES = sorted((ROOT / "samples").glob("*.md"))
@@ -376,3 +376,26 @@ def test_bodies_formatted_in_pieces_are_what_black_makes_of_the_whole(monkeypatc
     assert pieces == whole
     plain = whole.replace("# fmt: off\n", "", 1)
     assert black.format_str(plain, mode=black_mode()) == plain
+
+
+@pytest.mark.parametrize(
+    "document, arguments",
+    [
+        # d_b would be d_v: named d_b, and every gradient goes by position
+        (r"$$u = w x$$ $$v = u + b$$ $$L = v^{2}$$", "d_w, d_x, d_b"),
+        # the document has a d_b of its own: the gradient takes another name
+        (r"$$d_{b} = w x$$ $$v = d_{b} + b$$ $$L = v^{2}$$", "d_w, d_x, b=d_b_2"),
+    ],
+)
+def test_math_gradients_go_to_gradients_by_position_where_named_for_their_input(
+    document, arguments, tmp_path
+):
+    """Gradients(...) by keyword takes half as long again as by position."""
+    source = compile_latex(document.replace(" $$", "\n$$"), backend="math")
+    assert f"return L, Gradients({arguments})" in source
+    module = import_module_text(source, tmp_path)
+    w, x, b = 0.7, -1.3, 0.4
+    value, gradients = module.value_and_grad(w=w, x=x, b=b)
+    v = w * x + b
+    assert value == v * v
+    assert gradients == (2 * v * x, 2 * v * w, 2 * v)

@@ -64,4 +64,6 @@ def value_and_grad(
     # from s = w x + b (line 8)
     d_w = d_w + d_s * x
     d_x = d_s * w
-    return L, Gradients(d_w, d_x, b=d_s, y=d_y, lambda_=d_lambda_)
+    # the other gradients, by their inputs' names
+    d_b = d_s
+    return L, Gradients(d_w, d_x, d_b, d_y, d_lambda_)
