@@ -77,6 +77,7 @@ def generate(program: Program, backend: Backend, source: SourceInfo) -> str:
     return protect(_spliced(format_python(text), helpers, bodies))
 
 
+_STEP = re.compile(r"\b_step\(")  # an indicator's value, as numpy prints it
 _BODY_LINES = 500  # a function body goes to black this many lines at a time
 
 
@@ -267,6 +268,8 @@ def _render(
         ]
     if any("_FLOAT64" in line for line in forward + forward_and_sweep):
         helpers.append(_helper_source("numpy", "_FLOAT64"))
+    if numpy and any(_STEP.search(line) for line in forward + forward_and_sweep):
+        helpers.append(_helper_source("numpy", "_step"))  # an indicator's value
     usual = "np" if numpy else "math"  # how templates/helpers_*.py name the module
     preformatted: list[str] = []  # formatted apart from the rest (_spliced)
     if backend.alias == usual:

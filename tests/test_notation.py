@@ -75,7 +75,7 @@ TABLE = [
         [("y", "lr * _softplus(z)")],
     ),
     ("y = \\operatorname{ReLU}(z) + \\mathrm{relu}(w)", [("y", "_relu(z) + _relu(w)")]),
-    ("y = \\mathbb{1}(x \\ge 0) x", [("y", "np.heaviside(x, 1.0) * x")]),
+    ("y = \\mathbb{1}(x \\ge 0) x", [("y", "_step(x, 1.0) * x")]),
     ("y = x \\mathbb{1}[x > 0]", [("y", "x * (x > 0)")]),
     ("y = \\pi r^2", [("y", "np.pi * r**2")]),
     # names

@@ -109,7 +109,7 @@ def _operations():
 @pytest.mark.parametrize("name", sorted(_operations()))
 def test_float32_stays_float32(name: str, tmp_path):
     """Values and gradients of float32 inputs are float32 (arrays and numpy scalars):
-    constants are Python floats, indicators np.heaviside, constant gradients cast."""
+    constants are Python floats, indicators _step, constant gradients cast."""
     latex, expr, x_domain, z_domain = _operations()[name]
     module = import_module_text(compile_latex(f"$$y = {latex}$$\n"), tmp_path)
     names = module.forward.__code__.co_varnames[: module.forward.__code__.co_argcount]

@@ -287,3 +287,26 @@ def test_sum_is_numpys_sum_of_every_array(helpers, values: np.ndarray):
     assert np.ndim(total) == 0 and np.asarray(total).dtype == values.dtype
     assert total == pytest.approx(float(np.sum(values, dtype=np.float64)), rel=1e-6)
     assert np.all(helpers["_ONES"] == 1.0)  # never written into
+
+
+@pytest.mark.parametrize("at_zero", [0.0, 1.0])
+@pytest.mark.parametrize(
+    "z",
+    [
+        np.array([-np.inf, -2.0, -5e-324, -0.0, 0.0, 5e-324, 3.0, np.inf, np.nan]),
+        np.array([-1.5, 0.0, 2.5, np.nan], dtype=np.float32),
+        np.array([[-1.0, 0.0], [1.0, 2.0]]),  # no nan
+        np.arange(-2, 3),  # integers: float64, as heaviside
+        np.array(0.0),
+        np.float32(-0.5),
+        np.float64(np.nan),
+        0.0,
+        -3.0,
+    ],
+    ids=repr,
+)
+def test_step_is_heaviside(helpers, z, at_zero):
+    """An indicator's value (_step): np.heaviside's, to the bit and the float type."""
+    got, want = helpers["_step"](z, at_zero), np.heaviside(z, at_zero)
+    assert type(got) is type(want) and np.asarray(got).dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
