@@ -793,10 +793,11 @@ class _Field:
     array after all, is a copy where that lets the body reuse the array: `shared`
     is the field without the copy, for where it does not.
 
-    `direct` is the likely data's gradient without the helper, for the usual layout
-    (the likely data arrays of one shape, every other input a number): then the
-    body values in `arrays` are arrays of that shape, and the gradient is an
-    elementwise product or the array itself, not reduced."""
+    `direct` is the gradient without the helper, for the usual layout (the likely
+    data float64 arrays of one shape, every other input a float): then the body
+    values in `arrays` are arrays of that shape, and a likely data's gradient is an
+    elementwise product or the array itself, not reduced, and a number's a dot or a
+    sum (_dot, _sum)."""
 
     name: str
     call: str
@@ -933,8 +934,6 @@ def _direct_product(
     if not isinstance(left, Sym) or not isinstance(right, Sym):
         return "", ()
     if not likely:
-        if right.name in numbers:
-            return "", ()
         dot = f"_dot({left.name}, {right.name}){_times_text(factor)}"
         return dot, (left.name, right.name)
     if right.name in numbers:
@@ -960,7 +959,6 @@ def _likely_data(program: Program) -> set[str]:
     """
     inputs = {s.name for s in program.inputs}
     data: set[str] = set()
-    weights: set[str] = set()
     for assign in program.assigns:
         for node in walk(assign.value):
             match node:
@@ -968,10 +966,9 @@ def _likely_data(program: Program) -> set[str]:
                     a in inputs and b in inputs
                 ):
                     data.add(b)
-                    weights.add(a)
                 case Sub(right=Sym(name=b)) if b in inputs:
                     data.add(b)
-    return data if data or weights else inputs
+    return data or inputs
 
 
 def _place(

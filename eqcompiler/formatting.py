@@ -15,6 +15,7 @@ settings, on the same text.
 from __future__ import annotations
 
 import functools
+import gc
 import os
 import re
 import struct
@@ -159,9 +160,21 @@ def black_mode() -> Any:
 
 
 def _format(text: str) -> str:
+    """black on `text`, with what the process holds frozen for the collector
+    (gc.freeze): black makes cyclic garbage, and each full collection would look at
+    every object the compiler holds too (10 million of them make black take 45%
+    longer). Unless something else froze objects first: then nothing is frozen or
+    unfrozen here."""
     import black
 
-    return black.format_str(text, mode=black_mode())
+    ours = gc.get_freeze_count() == 0
+    if ours:
+        gc.freeze()
+    try:
+        return black.format_str(text, mode=black_mode())
+    finally:
+        if ours:
+            gc.unfreeze()
 
 
 class _Worker:
