@@ -14,7 +14,7 @@ def _sigmoid(z: ArrayLike) -> np.ndarray:
         with np.errstate(over="ignore"):
             return 1 / (1 + np.exp(e))
     with np.errstate(over="ignore"):
-        np.exp(e, out=e)  # in place: one array, not four (8% faster at 10^6 than two)
+        np.exp(e, out=e)  # in -z's array: one array, where 1 / (1 + e^-z) makes four
     e += 1
     return np.divide(1, e, out=e)
 
