@@ -16,7 +16,7 @@ from __future__ import annotations
 import ast
 import functools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import jinja2
@@ -78,7 +78,7 @@ def generate(program: Program, backend: Backend, source: SourceInfo) -> str:
 
 
 _STEP = re.compile(r"\b_step\(")  # an indicator's value, as numpy prints it
-_BODY_LINES = 500  # a function body goes to black this many lines at a time
+_BODY_LINES = 1000  # a function body goes to black about this many lines at a time
 
 
 def _placeholder(index: int) -> str:
@@ -121,12 +121,30 @@ def _formatted_body(lines: Sequence[str]) -> str:
     """`lines`, a function body (one statement or comment each), formatted."""
     head, tail = "def _body():\n", "    pass\n"  # a body of comments needs a statement
     parts = []
-    for start in range(0, len(lines), _BODY_LINES):
-        chunk = "".join(f"    {line}\n" for line in lines[start : start + _BODY_LINES])
+    for piece in _pieces(lines):
+        chunk = "".join(f"    {line}\n" for line in piece)
         text = format_python(head + chunk + tail)
         assert text.startswith(head) and text.endswith(tail), text
         parts.append(text[len(head) : -len(tail)])
     return "".join(parts)
+
+
+def _pieces(lines: Sequence[str]) -> Iterator[list[str]]:
+    """The body's lines in pieces of about _BODY_LINES lines of text, each of whole
+    statements (an indented line goes with the one before it, the `return` of an
+    `if`). By lines, not statements: black takes longer a line on a larger piece,
+    and a statement may span thousands of lines (the usual check of a document of
+    10,000 equations: 11.8 s in one piece of 500 statements, 5.9 s in four)."""
+    piece: list[str] = []
+    size = 0
+    for line in lines:
+        if piece and size >= _BODY_LINES and not line.startswith(" "):
+            yield piece
+            piece, size = [], 0
+        piece.append(line)
+        size += line.count("\n") + 1
+    if piece:
+        yield piece
 
 
 def protect(text: str) -> str:
