@@ -286,6 +286,8 @@ def _render(
         ]
     if any("_FLOAT64" in line for line in forward + forward_and_sweep):
         helpers.append(_helper_source("numpy", "_FLOAT64"))
+    if any("and _floats(" in line for line in forward + forward_and_sweep):
+        helpers.append(_helper_source("numpy", "_floats"))
     if numpy and any(_STEP.search(line) for line in forward + forward_and_sweep):
         helpers.append(_helper_source("numpy", "_step"))  # an indicator's value
     usual = "np" if numpy else "math"  # how templates/helpers_*.py name the module
@@ -600,16 +602,24 @@ def _usual_check(
     body computes from the data is such an array, and every other one a float."""
     what = "a float64 array" if len(data) == 1 else "float64 arrays of one shape"
     parts = _chained([f"type({d})" for d in data], " is ", f" is {m}.ndarray", "")
-    parts += _chained([f"type({n})" for n in numbers], " is ", " is float", "and ")
+    floats = _chained([f"type({n})" for n in numbers], " is ", " is float", "and ")
+    if len(floats) > _FLOAT_LINES:  # many numbers: one call, checked last
+        floats = []
+    parts += floats
     parts += _chained([f"{d}.dtype" for d in data], " is ", " is _FLOAT64", "and ")
     if len(data) > 1:
         parts += _chained([f"{d}.shape" for d in data], " == ", "", "and ")
     parts.append(f"and {data[0]}.size > 1")
+    if numbers and not floats:
+        parts.append(f"and _floats({', '.join(numbers)})")
     others = ", every other input a float" if numbers else ""
     return [
         f"# the usual: {_listed(data)} {what}{others}",
         laid_out_parts(usual, parts, 4),
     ]
+
+
+_FLOAT_LINES = 12  # the usual check's lines of `type(w) is ... is float`; more: _floats
 
 
 def _chained(items: Sequence[str], op: str, tail: str, lead: str) -> list[str]:

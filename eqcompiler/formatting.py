@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from typing import IO, Any
 
 LINE_LENGTH = 88
-_HEAD = re.compile(r"def \w+\(|(return|else|\w+(, \w+)* =) (\w+, )?[\w.]+\(")
+_HEAD = re.compile(r"def \w+\(|(return|else|and|\w+(, \w+)* =) (\w+, )?[\w.]+\(")
 _TAIL = re.compile(r"\)(\[1\])?(  # .*)?|\) -> .+:")
 _LENGTH = struct.Struct("<Q")  # a message: its length in bytes, then its UTF-8 text
 _OK, _FAILED = b"k", b"x"  # the worker's reply starts with one of these

@@ -163,6 +163,15 @@ def _dot(a: np.ndarray, b: np.ndarray) -> ArrayLike:
 _FLOAT64 = np.dtype(np.float64)  # the usual layout's arrays (checked by identity)
 
 
+def _floats(*values: object) -> bool:
+    """Whether each of `values` is a Python float: the usual layout's numbers, where
+    they are too many to name in one line each."""
+    for value in values:
+        if type(value) is not float:
+            return False
+    return True
+
+
 def _times(total: ArrayLike, scale: float) -> ArrayLike:
     """`scale * total` (a sum) in `total`'s float type: float32 stays float32."""
     if type(total) is np.float64:  # the usual

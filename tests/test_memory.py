@@ -524,3 +524,33 @@ def test_the_usual_layout_is_that_of_the_likely_data(document, data, tmp_path):
     _, helped = module.value_and_grad(**other)
     for name in module.Gradients._fields:
         np.testing.assert_array_equal(getattr(usual, name), getattr(helped, name))
+
+
+def test_the_usual_check_of_many_numbers_is_one_call(tmp_path):
+    """Past a dozen lines of `type(w) is ... is float`, one _floats(...) call: the
+    same layout, the same gradients."""
+    equations = [
+        f"$$v_{{{i}}} = \\tanh(a_{{{i}}} v_{{{i - 1}}} + b_{{{i}}})$$"
+        for i in range(1, 40)
+    ]
+    source = compile_latex("\n".join([*equations, "$$L = (v_{39} - t)^{2}$$"]))
+    assert "        and _floats(\n            a_1,\n            b_1,\n" in source
+    import black
+
+    from eqcompiler.formatting import black_mode
+
+    plain = source.replace("# fmt: off\n", "", 1)  # laid out as black lays it out
+    assert black.format_str(plain, mode=black_mode()) == plain
+    module = import_module_text(source, tmp_path)
+    rng = np.random.default_rng(11)
+    point = {
+        n: rng.normal(size=25) if n in ("v_0", "t") else float(rng.normal(0, 0.5))
+        for n in module.Gradients._fields
+    }
+    _, usual = module.value_and_grad(**point)
+    one_int = dict(point, a_39=1)  # not every number a float: the helpers' path
+    _, helped = module.value_and_grad(**one_int)
+    _, floated = module.value_and_grad(**dict(point, a_39=1.0))
+    for name in module.Gradients._fields:
+        np.testing.assert_array_equal(getattr(helped, name), getattr(floated, name))
+    assert np.shape(usual.v_0) == (25,) and np.ndim(usual.a_1) == 0
