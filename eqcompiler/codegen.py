@@ -77,7 +77,8 @@ def generate(program: Program, backend: Backend, source: SourceInfo) -> str:
     return protect(_spliced(format_python(text), helpers, bodies))
 
 
-_STEP = re.compile(r"\b_step\(")  # an indicator's value, as numpy prints it
+_NAMED = ("_FLOAT64", "_floats", "_step")  # helpers codegen and the printer name
+_NAME = re.compile(r"\b_\w+")  # a helper's name (the user's names start otherwise)
 _BODY_LINES = 1000  # a function body goes to black about this many lines at a time
 
 
@@ -240,25 +241,22 @@ def _render(
             body_lines = _place(body_lines, fields, at + 1 + header)
         gradients = _gradient_arguments([(f.name, f.target) for f in fields])
     else:  # each gradient named for its input: Gradients(...) then takes them by
-        # position, in two thirds of the time keywords take (0.58 us a call, not 0.73)
-        named = []
+        # position (the seed's value_and_grad: 0.58 us a call, not 0.73 by keyword)
+        arguments, renamed = [], []
         taken = {s.name for s in program.inputs} | _names_in(body_lines)
-        heading: _Line | None = _Line(
-            None, "# the other gradients, by their inputs' names"
-        )
         for gradient in scaled.gradients:
             name, value = gradient.symbol.name, _scaled(gradient)
             wanted = f"d_{name}"  # the adjoint's own name, unless the body has it
             if value != Sym(wanted):
                 target = wanted if wanted not in taken else namer.fresh(wanted)
                 taken.add(target)
-                if heading is not None:
-                    body_lines.append(heading)
-                    heading = None
-                body_lines.append(_Line(Statement(target, value)))
+                renamed.append(_Line(Statement(target, value)))
                 value = Sym(target)
-            named.append((name, _float_code(value, backend)))
-        gradients = _gradient_arguments(named)
+            arguments.append((name, _float_code(value, backend)))
+        if renamed:
+            heading = "# the other gradients, by their inputs' names"
+            body_lines += [_Line(None, heading), *renamed]
+        gradients = _gradient_arguments(arguments)
     kept = [program.output.name]
     kept += [line.field.target for line in body_lines if line.field]
     forward_and_sweep = _print_body(
@@ -278,18 +276,16 @@ def _render(
         helpers += [
             _helper_source("numpy", h) for h in ("_sum_product", "_ROW", "_dot")
         ]
-    blocked = any("_array_size(" in line for line in forward + forward_and_sweep)
+    # the helpers the bodies name that no expression calls (helpers_used)
+    named = _named(forward + forward_and_sweep) if numpy else set()
+    blocked = "_array_size" in named
     if blocked:
         helpers += [
             _helper_source("numpy", h)
             for h in ("_array_size", "_IN_CACHE", "_BLOCK", "_in_blocks", "_spare")
         ]
-    if any("_FLOAT64" in line for line in forward + forward_and_sweep):
-        helpers.append(_helper_source("numpy", "_FLOAT64"))
-    if any("and _floats(" in line for line in forward + forward_and_sweep):
-        helpers.append(_helper_source("numpy", "_floats"))
-    if numpy and any(_STEP.search(line) for line in forward + forward_and_sweep):
-        helpers.append(_helper_source("numpy", "_step"))  # an indicator's value
+    # the usual check's, and an indicator's value
+    helpers += [_helper_source("numpy", h) for h in _NAMED if h in named]
     usual = "np" if numpy else "math"  # how templates/helpers_*.py name the module
     preformatted: list[str] = []  # formatted apart from the rest (_spliced)
     if backend.alias == usual:
@@ -329,6 +325,11 @@ def _render(
         gradients=", ".join(gradients),
     )
     return text, preformatted, [forward, forward_and_sweep]
+
+
+def _named(printed: Sequence[str]) -> set[str]:
+    """The helper names (`_step`, `_array_size`) that printed lines mention."""
+    return {name for line in printed for name in _NAME.findall(line)}
 
 
 def _names_in(lines: Sequence[_Line]) -> set[str]:
@@ -524,14 +525,14 @@ def _print_body(
         own = f"  # with its own {made} array{'' if made == 1 else 's'}" if made else ""
         found = f"_array_size({arguments})"
         if usual is not None:
-            known = f"({data[0]}.size, {len(data)})"
+            known = f"{data[0]}.size, {len(data)}"
             sized = laid_out_parts(
-                f"{size}, {arrays}", [known, f"if {usual}", f"else {found}"], 4
+                f"{size}, {arrays}", [f"({known})", f"if {usual}", f"else {found}"], 4
             )
             if "\n" in sized or len(sized) > LINE_LENGTH - 4:  # black is slow on
                 # a conditional around a long call (15x the time for 10x the inputs)
                 sized = (
-                    f"if {usual}:\n        {size}, {arrays} = {known[1:-1]}\n    else:\n"
+                    f"if {usual}:\n        {size}, {arrays} = {known}\n    else:\n"
                     f"        {laid_out(f'{size}, {arrays} = {found}', 8)}"
                 )
         else:
