@@ -211,8 +211,9 @@ def _render(
     # one exponential for σ(±z) and softplus(±z) (on arrays, for the softpluses)
     forward_lines = _shared_exponentials(forward_lines, forward_names, backend)
     body_lines = _shared_exponentials(body_lines, sweep_names, backend)
+    output = [program.output.name]
     forward = _print_body(
-        forward_lines, program, [program.output.name], backend, "forward", forward_names
+        forward_lines, program, output, output, backend, "forward", forward_names
     )
     if numpy:
         shape = namer.fresh("out_shape")
@@ -259,8 +260,9 @@ def _render(
         gradients = _gradient_arguments(arguments)
     kept = [program.output.name]
     kept += [line.field.target for line in body_lines if line.field]
+    results = [*output, *(field.target for field in fields)] if numpy else output
     forward_and_sweep = _print_body(
-        body_lines, program, kept, backend, "value_and_grad", sweep_names
+        body_lines, program, kept, results, backend, "value_and_grad", sweep_names
     )
     used = [
         line.statement.value
@@ -301,6 +303,7 @@ def _render(
     params = ", ".join(
         f"{s.name}: {'ArrayLike' if numpy else 'float'}" for s in program.inputs
     )
+    into = ", *, _into: list | None = None"  # a body that may run in blocks
     template = _environment().get_template("module.py.j2")
     text = template.render(
         version=__version__,
@@ -317,6 +320,8 @@ def _render(
         gradient_type=f"{backend.alias}.ndarray" if numpy else "float",
         value_type="ArrayLike" if numpy else "float",
         params=params,
+        forward_params=params + (into if _runs_in_blocks(forward) else ""),
+        sweep_params=params + (into if _runs_in_blocks(forward_and_sweep) else ""),
         arguments=", ".join(s.name for s in program.inputs),
         forward=[_body_placeholder(0)],
         forward_and_sweep=[_body_placeholder(1)],
@@ -325,6 +330,11 @@ def _render(
         gradients=", ".join(gradients),
     )
     return text, preformatted, [forward, forward_and_sweep]
+
+
+def _runs_in_blocks(printed: Sequence[str]) -> bool:
+    """Whether a body may run in blocks, and so takes `_into` (_print_body)."""
+    return any("_in_blocks(" in line for line in printed)
 
 
 def _named(printed: Sequence[str]) -> set[str]:
@@ -495,13 +505,16 @@ def _print_body(
     lines: Sequence[_Line],
     program: Program,
     kept: Sequence[str],
+    results: Sequence[str],
     backend: Backend,
     function: str,
     fresh: Callable[[str], str],
 ) -> list[str]:
     """The lines of the body of `function` as Python, results written into arrays
     no longer needed where memory.place finds them (numpy); `fresh` names the values
-    memory.unnest adds (_names_per_body), and `size` and `reuse`."""
+    memory.unnest adds (_names_per_body), and `size` and `reuse`. `results` are
+    what the function returns, in _in_blocks's order (the value, then the
+    gradients): where the body runs on a block, each goes into `_into`'s array."""
     into: Sequence[str | None] = [None] * sum(1 for ln in lines if ln.statement)
     if backend.name == "numpy":  # one array per statement, and where each goes
         lines, into = _placed(lines, program, kept, backend, fresh)
@@ -512,8 +525,10 @@ def _print_body(
     # gradients without the helpers' checks (_Field.direct)
     usual = fresh("usual") if data and any(into) else None
     direct, computed_spare = set(), [False] * len(into)
+    writers: dict[int, int] = {}  # statement: the result it computes (_into)
     if usual is not None:
         direct, computed_spare = _from_data(lines, into, data)
+        writers = _result_writers(lines, results, direct, data, backend)
     printed: list[str] = []
     if usual is not None:
         numbers = [s.name for s in program.inputs if s.name not in likely]
@@ -553,15 +568,20 @@ def _print_body(
         spare, own = into[index], computed_spare[index]
         index += 1
         out = None if spare is None else f"_spare({spare}, {reuse})"
+        result = writers.get(index - 1)
         if line.field is not None and line.field.target in direct:
             # in the usual layout an array computed from the data goes in as it is
             fast = None if spare is None else (spare if own else out)
+            if result is not None:
+                fast = f"_into[{result}] if _into else {fast}"
             parts = line.field.either(out, usual, fast)
             printed.append(laid_out_parts(line.field.target, parts, 4))
             continue
         if line.field is not None:
             statement = line.field.code(out)
         else:
+            if result is not None:
+                out = f"_into[{result}] if _into else {out}"
             code = None if out is None else backend.code_into(value, out)
             statement = f"{target} = {code or backend.code(value)}"
         if not line.comment:
@@ -593,6 +613,51 @@ def _from_data(
         else:
             computed.discard(line.statement.target)
     return direct, spare_computed
+
+
+def _result_writers(
+    lines: Sequence[_Line],
+    results: Sequence[str],
+    direct: set[str],
+    data: Sequence[str],
+    backend: Backend,
+) -> dict[int, int]:
+    """The statements (numbered among the lines' statements) that compute a result's
+    final value, an array in the usual layout, with an operation that can write into
+    a given array: each with the result's place in `results`. On a block, such a
+    statement writes into the array _in_blocks gives it (`_into`), so the result is
+    not copied there after. A result that is another's array is copied.
+
+    The value is the last statement assigning its name; a gradient in its direct
+    form (`direct`) is that form where it writes (`np.multiply(d_v, w{out})`), or
+    else the last statement assigning the name it gives (`grad_x = d_x`)."""
+    statements = [line.statement for line in lines if line.statement is not None]
+    fields = [line.field for line in lines if line.statement is not None]
+    computed = set(data)  # names holding arrays of the data's shape, at this line
+    arrays: list[bool] = []  # per statement: its value is such an array
+    last: dict[str, int] = {}  # a name's last statement so far
+    found: dict[str, int] = {}  # a result: the statement computing it
+    for i, (statement, field) in enumerate(zip(statements, fields, strict=True)):
+        target = statement.target
+        arrays.append(any(s.name in computed for s in symbols(statement.value)))
+        (computed.add if arrays[-1] else computed.discard)(target)
+        if field is not None and target in direct and target in results:
+            if "{out}" in field.direct:
+                found[target] = i
+            elif field.direct in last:
+                found[target] = last[field.direct]
+        last[target] = i
+    if results and results[0] in last:  # the value
+        found[results[0]] = last[results[0]]
+    writers: dict[int, int] = {}
+    for position, name in enumerate(results):
+        i = found.get(name)
+        if i is None or i in writers or not arrays[i]:
+            continue
+        field = fields[i]
+        if field is not None or backend.code_into(statements[i].value, "_"):
+            writers[i] = position
+    return writers
 
 
 def _usual_check(

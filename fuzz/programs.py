@@ -1193,7 +1193,8 @@ def check(
     namespace: dict = {"__name__": "generated_program"}
     exec(compile(module, "<generated>", "exec"), namespace)
     forward = namespace["forward"]
-    params = tuple(inspect.signature(forward).parameters)
+    parameters = inspect.signature(forward).parameters.values()  # but `_into`
+    params = tuple(p.name for p in parameters if p.kind is not p.KEYWORD_ONLY)
     if set(params) != set(program.inputs) or (
         program.ordered and params != program.inputs
     ):

@@ -23,7 +23,7 @@ def _inputs(module, size: int | tuple, numbers: bool, dtype=np.float64, seed=0):
     """Random inputs for every parameter of `module.forward`: arrays of `size`, or,
     if `numbers`, every other one a Python float (the first among them)."""
     rng = np.random.default_rng(seed)
-    names = list(inspect.signature(module.forward).parameters)
+    names = _inputs_of(module.forward)
     return {
         name: (
             float(rng.normal())
@@ -31,6 +31,25 @@ def _inputs(module, size: int | tuple, numbers: bool, dtype=np.float64, seed=0):
             else rng.normal(size=size).astype(dtype)
         )
         for i, name in enumerate(names)
+    }
+
+
+def _inputs_of(function) -> list[str]:
+    """The document's inputs: the parameters but `_into` (_in_blocks's, keyword only)."""
+    parameters = inspect.signature(function).parameters.values()
+    return [p.name for p in parameters if p.kind is not p.KEYWORD_ONLY]
+
+
+def _usual_inputs(module, size: int) -> dict:
+    """Inputs in the usual layout its value_and_grad names (`# the usual: x and
+    y_star float64 arrays ...`): those arrays of `size`, the other inputs floats."""
+    source = inspect.getsource(module.value_and_grad)
+    listed = re.search(r"# the usual: (.*?) float64 array", source)[1]
+    data = set(re.split(r", | and ", listed))
+    rng = np.random.default_rng(5)
+    return {
+        name: rng.normal(size=size) if name in data else float(rng.normal())
+        for name in _inputs_of(module.forward)
     }
 
 
@@ -233,3 +252,49 @@ def test_a_body_of_many_arrays_takes_a_block_whole(tmp_path, monkeypatch):
     np.testing.assert_array_equal(gradients.x, whole.x)
     small = x[: module._BLOCK]  # not more than a block: whole
     assert _calls_in_blocks(module, monkeypatch, "value_and_grad", {"x": small}) == 0
+
+
+@pytest.mark.parametrize("path", [SEED, *SAMPLES], ids=lambda p: p.stem)
+def test_a_block_writes_its_results_where_in_blocks_says(path, tmp_path):
+    """Given `_into` (as _in_blocks gives it after the first block), the body
+    computes each array result into its array, where its last operation can, and
+    the numbers are those of the call without it."""
+    module = _module(path, tmp_path)
+    inputs = _usual_inputs(module, 1000)
+    value, gradients = module.value_and_grad(**inputs)
+    results = [value, *gradients]
+    into = [np.full(1000, np.nan) if np.ndim(r) else None for r in results]
+    got_value, got_gradients = module.value_and_grad(**inputs, _into=into)
+    got = [got_value, *got_gradients]
+    for result, there, want in zip(got, into, results, strict=True):
+        _assert_same(result, want, 0)
+        if there is not None and result is there:
+            np.testing.assert_array_equal(there, want)
+    places = enumerate(zip(got, into, strict=True))
+    in_place = {i for i, (r, there) in places if r is there}
+    source = inspect.getsource(module.value_and_grad)
+    written = {int(i) for i in re.findall(r"out=_into\[(\d+)\] if _into", source)}
+    assert 0 in written  # every sample's value is an operation's result
+    assert in_place == written
+    forward = module.forward(**inputs, _into=[np.empty(1000)])
+    _assert_same(forward, value, 0)
+
+
+def test_results_of_one_array_are_copied_not_shared(tmp_path, monkeypatch, small_cache):
+    """x's and y's gradients are both d_s: one array goes into its result's place,
+    the other result is a copy of it, in blocks as in one pass."""
+    doc = tmp_path / "shared.md"
+    doc.write_text("$$s = x + y$$\n\n$$L = \\tanh(s)^{2}$$\n")
+    module = small_cache(_module(doc, tmp_path))
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(2, 2 * module._BLOCK + 7))
+    assert _calls_in_blocks(module, monkeypatch, "value_and_grad", {"x": x, "y": y})
+    value, gradients = module.value_and_grad(x=x, y=y)
+    whole_value, whole = _in_one_pass(
+        module, monkeypatch, "value_and_grad", {"x": x, "y": y}
+    )
+    np.testing.assert_array_equal(value, whole_value)
+    np.testing.assert_array_equal(gradients.x, whole.x)
+    np.testing.assert_array_equal(gradients.y, whole.y)
+    assert not np.shares_memory(gradients.x, gradients.y)
+    assert not np.shares_memory(value, gradients.x)
