@@ -263,7 +263,10 @@ def forward(
     *,
     _into: list | None = None,
 ) -> ArrayLike:
-    """Return ell. (_into: arrays for the results, from _in_blocks.)"""
+    """Return ell.
+
+    _into: from _in_blocks, the arrays to write a block's results into.
+    """
     # the usual: x and y_star float64 arrays of one shape, every other input a float
     usual = (
         type(x) is type(y_star) is np.ndarray
@@ -299,8 +302,10 @@ def value_and_grad(
     *,
     _into: list | None = None,
 ) -> tuple[ArrayLike, Gradients]:
-    """Return ell and its gradients, with one forward sweep. (_into: arrays
-    for the results, from _in_blocks.)"""
+    """Return ell and its gradients, with one forward sweep.
+
+    _into: from _in_blocks, the arrays to write a block's results into.
+    """
     # the usual: x and y_star float64 arrays of one shape, every other input a float
     usual = (
         type(x) is type(y_star) is np.ndarray

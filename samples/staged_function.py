@@ -216,7 +216,10 @@ class Gradients(NamedTuple):
 
 
 def forward(x: ArrayLike, y: ArrayLike, *, _into: list | None = None) -> ArrayLike:
-    """Return f. (_into: arrays for the results, from _in_blocks.)"""
+    """Return f.
+
+    _into: from _in_blocks, the arrays to write a block's results into.
+    """
     # the usual: x and y float64 arrays of one shape
     usual = (
         type(x) is type(y) is np.ndarray
@@ -250,8 +253,10 @@ def backward(x: ArrayLike, y: ArrayLike) -> Gradients:
 def value_and_grad(
     x: ArrayLike, y: ArrayLike, *, _into: list | None = None
 ) -> tuple[ArrayLike, Gradients]:
-    """Return f and its gradients, with one forward sweep. (_into: arrays
-    for the results, from _in_blocks.)"""
+    """Return f and its gradients, with one forward sweep.
+
+    _into: from _in_blocks, the arrays to write a block's results into.
+    """
     # the usual: x and y float64 arrays of one shape
     usual = (
         type(x) is type(y) is np.ndarray

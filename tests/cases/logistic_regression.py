@@ -263,7 +263,10 @@ def forward(
     *,
     _into: list | None = None,
 ) -> ArrayLike:
-    """Return L. (_into: arrays for the results, from _in_blocks.)"""
+    """Return L.
+
+    _into: from _in_blocks, the arrays to write a block's results into.
+    """
     # the usual: x_1, x_2 and y float64 arrays of one shape, every other input a float
     usual = (
         type(x_1) is type(x_2) is type(y) is np.ndarray
@@ -323,8 +326,10 @@ def value_and_grad(
     *,
     _into: list | None = None,
 ) -> tuple[ArrayLike, Gradients]:
-    """Return L and its gradients, with one forward sweep. (_into: arrays
-    for the results, from _in_blocks.)"""
+    """Return L and its gradients, with one forward sweep.
+
+    _into: from _in_blocks, the arrays to write a block's results into.
+    """
     # the usual: x_1, x_2 and y float64 arrays of one shape, every other input a float
     usual = (
         type(x_1) is type(x_2) is type(y) is np.ndarray
