@@ -588,6 +588,8 @@ def _print_body(
             printed.append(laid_out(statement, 4))
         elif len(f"    {statement}  {line.comment}") <= LINE_LENGTH:
             printed.append(laid_out(f"{statement}  {line.comment}", 4))
+        elif printed and printed[-1].endswith(f"  {line.comment}"):
+            printed.append(laid_out(statement, 4))  # the line above cites it
         else:  # black would wrap the statement around a trailing comment
             printed += [line.comment, laid_out(statement, 4)]
     return printed

@@ -323,7 +323,6 @@ def value_and_grad(
     v = np.add(u, b, out=_spare(u, reuse))  # v = u + b (line 13)
     y = np.exp(v, out=_spare(v, reuse))  # y = e^{v} (line 15)
     y_minus_y_star = y - y_star  # \ell = (y - y^{*})^{2} (line 19)
-    # \ell = (y - y^{*})^{2} (line 19)
     ell = np.square(y_minus_y_star, out=_into[0] if _into else None)
     out_shape = np.shape(ell)
     # Backward sweep: d_x is the derivative of sum(ell) with respect to x; where
