@@ -303,7 +303,7 @@ def _render(
     params = ", ".join(
         f"{s.name}: {'ArrayLike' if numpy else 'float'}" for s in program.inputs
     )
-    into = ", *, _into: list | None = None"  # a body that may run in blocks
+    takes_into = ", *, _into: list | None = None"  # a body that may run in blocks
     template = _environment().get_template("module.py.j2")
     text = template.render(
         version=__version__,
@@ -320,8 +320,9 @@ def _render(
         gradient_type=f"{backend.alias}.ndarray" if numpy else "float",
         value_type="ArrayLike" if numpy else "float",
         params=params,
-        forward_params=params + (into if _runs_in_blocks(forward) else ""),
-        sweep_params=params + (into if _runs_in_blocks(forward_and_sweep) else ""),
+        forward_params=params + (takes_into if _runs_in_blocks(forward) else ""),
+        sweep_params=params
+        + (takes_into if _runs_in_blocks(forward_and_sweep) else ""),
         arguments=", ".join(s.name for s in program.inputs),
         forward=[_body_placeholder(0)],
         forward_and_sweep=[_body_placeholder(1)],
@@ -657,7 +658,9 @@ def _result_writers(
         if i is None or i in writers or not arrays[i]:
             continue
         field = fields[i]
-        if field is not None or backend.code_into(statements[i].value, "_"):
+        if field is None and backend.code_into(statements[i].value, "_"):
+            writers[i] = position
+        elif field is not None and field.target in direct and "{out}" in field.direct:
             writers[i] = position
     return writers
 
