@@ -1278,6 +1278,31 @@ def _check_numpy(
     # one point as plain floats too
     problems += _check_point(namespace, oracle, points[0], wrt)
     problems += _check_float32(namespace, arrays)
+    problems += _check_into(namespace, arrays, value, gradients)
+    return problems
+
+
+def _check_into(namespace: dict, arrays: dict, value, gradients) -> list[str]:
+    """Given `_into` (as _in_blocks gives it), value_and_grad computes the same bits,
+    the arrays among them where it says."""
+    import inspect
+
+    import numpy as np
+
+    function = namespace["value_and_grad"]
+    if "_into" not in inspect.signature(function).parameters:
+        return []
+    results = [value, *gradients]
+    into = [np.full(np.shape(r), np.nan) if np.ndim(r) else None for r in results]
+    got_value, got_gradients = function(**arrays, _into=into)
+    problems = []
+    got = [got_value, *got_gradients]
+    for i, (result, want) in enumerate(zip(got, results, strict=True)):
+        same = np.shape(result) == np.shape(want) and np.array_equal(
+            result, want, equal_nan=True
+        )
+        if not same:
+            problems.append(f"result {i} given _into differs")
     return problems
 
 
@@ -1289,6 +1314,13 @@ def _check_float32(namespace: dict, arrays: dict) -> list[str]:
     for kind, inputs in (
         ("arrays", {n: a.astype(np.float32) for n, a in arrays.items()}),
         ("scalars", {n: np.float32(a[0]) for n, a in arrays.items()}),
+        (  # the first an array, the rest numpy scalars
+            "mixed",
+            {
+                n: a.astype(np.float32) if i == 0 else np.float32(a[0])
+                for i, (n, a) in enumerate(arrays.items())
+            },
+        ),
     ):
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
