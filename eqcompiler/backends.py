@@ -49,6 +49,10 @@ class Backend:
     # a name squared as `x * x`: on floats a third of the time of `x ** 2`; numpy's
     # `x**2` is already one pass (np.square)
     squares_by_product: bool = False
+    # names a body binds to numbers computed from constants alone (Python floats):
+    # an operation on them and on constants is no ufunc, and a call of them is
+    # printed as float(...), so that no float64 numpy scalar comes of them
+    floats: frozenset[str] = frozenset()
 
     def callee(self, function: str) -> str:
         if function in self.helpers:
@@ -62,16 +66,17 @@ class Backend:
     def code_into(self, expr: Expr, out: str) -> str | None:
         """`expr` as a ufunc call writing into `out` (`np.add(a, b, out=...)`), or
         None when its outermost operation is not a numpy ufunc."""
-        if self.name != "numpy" or not _reads_symbol(expr):
+        if self.name != "numpy" or not _reads_array(expr, self.floats):
             return None
         return _Printer(self).into(expr, out)
 
     def ufunc_operands(self, expr: Expr) -> tuple[Expr, ...] | None:
         """The expressions `code_into` passes to the ufunc it writes `expr` as (the
         base of `a / b`, not the `b^{-1}` the IR holds), or None when it writes none
-        (for an expression that reads no name, which `code_into` leaves alone, they
-        read none either)."""
-        found = _Printer(self).ufunc(expr) if self.name == "numpy" else None
+        (as for an expression of numbers, which `code_into` leaves alone)."""
+        if self.name != "numpy" or not _reads_array(expr, self.floats):
+            return None
+        found = _Printer(self).ufunc(expr)
         if found is None:
             return None
         return tuple(a for a in found[1] if not isinstance(a, str))
@@ -159,7 +164,11 @@ class _Printer:
         return self._print(expr)[0]
 
     def _print(self, expr: Expr) -> tuple[str, int]:
-        if self.wrapping and _prints_as_call(expr) and not _reads_symbol(expr):
+        if (
+            self.wrapping
+            and _prints_as_call(expr)
+            and not _reads_array(expr, self.backend.floats)
+        ):
             # numpy computes a constant as a float64 scalar, which would turn float32
             # arrays into float64; a Python float does not (one, outermost, is enough)
             self.wrapping, outer = False, self.wrapping
@@ -179,12 +188,12 @@ class _Printer:
                 return f"{m}.subtract", (left, right)
             case Mul(left=left, right=Compare() as test) if not isinstance(
                 left, Compare
-            ) and _reads_symbol(left):
+            ) and _reads_array(left, self.backend.floats):
                 return f"{m}.multiply", (left, self._test(test))
             case Mul(left=left, right=Pow(base=base, exponent=Num(value=-1.0))):
                 return f"{m}.divide", (left, base)
-            case Call(function="max", args=(left, Compare() as test)) if _reads_symbol(
-                left
+            case Call(function="max", args=(left, Compare() as test)) if _reads_array(
+                left, self.backend.floats
             ):
                 return f"{m}.maximum", (left, self._test(test))
             case Mul(left=left, right=right):
@@ -234,7 +243,9 @@ class _Printer:
                 return f"{self._at(left, _ADD)} - {self._at(right, _ADD + 1)}", _ADD
             case Mul(left=left, right=Compare() as test) if not isinstance(
                 left, Compare
-            ) and (self.backend.name != "numpy" or _reads_symbol(left)):
+            ) and (
+                self.backend.name != "numpy" or _reads_array(left, self.backend.floats)
+            ):
                 # a number times a truth value is a number: no conversion needed (in
                 # numpy, a constant times a bool array would be float64, not float32)
                 return f"{self._at(left, _MUL)} * {self._test(test)}", _MUL
@@ -242,7 +253,9 @@ class _Printer:
                 return f"{self._at(left, _MUL)} / {self._at(base, _MUL + 1)}", _MUL
             case Call(
                 function="max", args=(left, Compare() as test)
-            ) if self.backend.name == "numpy" and _reads_symbol(left):
+            ) if self.backend.name == "numpy" and _reads_array(
+                left, self.backend.floats
+            ):
                 # 1 or e where the test holds or not (share_exponentials): the truth
                 # value as a bool array, which keeps e's float type
                 return (
@@ -352,8 +365,9 @@ def _integer(expr: Expr) -> bool:
     )
 
 
-def _reads_symbol(expr: Expr) -> bool:
-    return any(isinstance(node, Sym) for node in walk(expr))
+def _reads_array(expr: Expr, floats: frozenset[str]) -> bool:
+    """Whether `expr` reads a name that may hold an array (not one of `floats`)."""
+    return any(isinstance(n, Sym) and n.name not in floats for n in walk(expr))
 
 
 def float_literal(value: float) -> str:

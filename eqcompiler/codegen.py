@@ -279,7 +279,9 @@ def _render(
             _helper_source("numpy", h) for h in ("_sum_product", "_ROW", "_dot")
         ]
     # the helpers the bodies name that no expression calls (helpers_used)
-    named = _named(forward + forward_and_sweep) if numpy else set()
+    forward_named = _named(forward) if numpy else set()
+    sweep_named = _named(forward_and_sweep) if numpy else set()
+    named = forward_named | sweep_named
     blocked = "_array_size" in named
     if blocked:
         helpers += [
@@ -320,9 +322,8 @@ def _render(
         gradient_type=f"{backend.alias}.ndarray" if numpy else "float",
         value_type="ArrayLike" if numpy else "float",
         params=params,
-        forward_params=params + (takes_into if _runs_in_blocks(forward) else ""),
-        sweep_params=params
-        + (takes_into if _runs_in_blocks(forward_and_sweep) else ""),
+        forward_params=params + (takes_into if "_in_blocks" in forward_named else ""),
+        sweep_params=params + (takes_into if "_in_blocks" in sweep_named else ""),
         arguments=", ".join(s.name for s in program.inputs),
         forward=[_body_placeholder(0)],
         forward_and_sweep=[_body_placeholder(1)],
@@ -331,11 +332,6 @@ def _render(
         gradients=", ".join(gradients),
     )
     return text, preformatted, [forward, forward_and_sweep]
-
-
-def _runs_in_blocks(printed: Sequence[str]) -> bool:
-    """Whether a body may run in blocks, and so takes `_into` (_print_body)."""
-    return any("_in_blocks(" in line for line in printed)
 
 
 def _named(printed: Sequence[str]) -> set[str]:
@@ -517,6 +513,8 @@ def _print_body(
     what the function returns, in _in_blocks's order (the value, then the
     gradients): where the body runs on a block, each goes into `_into`'s array."""
     into: Sequence[str | None] = [None] * sum(1 for ln in lines if ln.statement)
+    if backend.name == "numpy":
+        backend = replace(backend, floats=_float_names(lines))
     if backend.name == "numpy":  # one array per statement, and where each goes
         lines, into = _placed(lines, program, kept, backend, fresh)
     size, reuse, arrays = fresh("size"), fresh("reuse"), fresh("arrays")
@@ -528,8 +526,8 @@ def _print_body(
     direct, computed_spare = set(), [False] * len(into)
     writers: dict[int, int] = {}  # statement: the result it computes (_into)
     if usual is not None:
-        direct, computed_spare = _from_data(lines, into, data)
-        writers = _result_writers(lines, results, direct, data, backend)
+        direct, computed_spare, values = _from_data(lines, into, data)
+        writers = _result_writers(lines, results, direct, values, backend)
     printed: list[str] = []
     if usual is not None:
         numbers = [s.name for s in program.inputs if s.name not in likely]
@@ -596,38 +594,56 @@ def _print_body(
     return printed
 
 
+def _float_names(lines: Sequence[_Line]) -> frozenset[str]:
+    """The names the lines bind to numbers computed from constants alone, never an
+    array whatever the inputs (`a = float(np.log(3))`, `b = a * a + a`)."""
+    floats: set[str] = set()
+    for line in lines:
+        if line.statement is None:
+            continue
+        reads = symbols(line.statement.value)
+        if line.field is None and all(s.name in floats for s in reads):
+            floats.add(line.statement.target)
+        else:
+            floats.discard(line.statement.target)
+    return frozenset(floats)
+
+
 def _from_data(
     lines: Sequence[_Line], into: Sequence[str | None], data: Sequence[str]
-) -> tuple[set[str], list[bool]]:
+) -> tuple[set[str], list[bool], list[bool]]:
     """What holds a value computed from the likely data, which in the usual layout
     is an array of the data's shape: the gradients (targets) whose direct form
     holds where they stand (every name in their `arrays` does), and, for each
-    statement, whether its spare array (`into`) does."""
+    statement, whether its spare array (`into`) does, and whether its value does."""
     computed = set(data)  # names whose value the data go into, at this line
-    direct, spare_computed = set(), []
+    direct, spare_computed, value_computed = set(), [], []
     statements = [line for line in lines if line.statement is not None]
     for line, spare in zip(statements, into, strict=True):
         field = line.field
         if field and field.direct and all(n in computed for n in field.arrays):
             direct.add(field.target)
         spare_computed.append(spare in computed)
-        if any(s.name in computed for s in symbols(line.statement.value)):
+        reads = symbols(line.statement.value)
+        value_computed.append(any(s.name in computed for s in reads))
+        if value_computed[-1]:
             computed.add(line.statement.target)
         else:
             computed.discard(line.statement.target)
-    return direct, spare_computed
+    return direct, spare_computed, value_computed
 
 
 def _result_writers(
     lines: Sequence[_Line],
     results: Sequence[str],
     direct: set[str],
-    data: Sequence[str],
+    arrays: Sequence[bool],
     backend: Backend,
 ) -> dict[int, int]:
     """The statements (numbered among the lines' statements) that compute a result's
     final value, an array in the usual layout, with an operation that can write into
-    a given array: each with the result's place in `results`. On a block, such a
+    a given array (`arrays`: per statement, whether its value is an array in the
+    usual layout): each with the result's place in `results`. On a block, such a
     statement writes into the array _in_blocks gives it (`_into`), so the result is
     not copied there after. A result that is another's array is copied.
 
@@ -636,14 +652,10 @@ def _result_writers(
     else the last statement assigning the name it gives (`grad_x = d_x`)."""
     statements = [line.statement for line in lines if line.statement is not None]
     fields = [line.field for line in lines if line.statement is not None]
-    computed = set(data)  # names holding arrays of the data's shape, at this line
-    arrays: list[bool] = []  # per statement: its value is such an array
     last: dict[str, int] = {}  # a name's last statement so far
     found: dict[str, int] = {}  # a result: the statement computing it
     for i, (statement, field) in enumerate(zip(statements, fields, strict=True)):
         target = statement.target
-        arrays.append(any(s.name in computed for s in symbols(statement.value)))
-        (computed.add if arrays[-1] else computed.discard)(target)
         if field is not None and target in direct and target in results:
             if "{out}" in field.direct:
                 found[target] = i

@@ -194,8 +194,6 @@ def share_exponentials(
         base = key[0]
         first, _, argument = uses[0]
         z = _stripped(argument)
-        if not symbols(z):  # a number: nothing to share, and its name would be a
-            continue  # float that numpy operations make a float64 scalar
         exponential = Call("exp", (Neg(Call("abs", (z,))),))
         if arrays and not sigmoids:
             shared = fresh(f"log1p_e_{z.name}" if isinstance(z, Sym) else "log1p_e")

@@ -48,7 +48,10 @@ def _sum_to(
                 return np.multiply(gradient, scale, out)
             return gradient.copy() if copy else gradient
     shape = () if number else np.shape(like)
-    gradient = np.asarray(gradient)
+    dtype = np.result_type(like)  # a Python float gradient takes like's float type
+    gradient = np.asarray(
+        gradient, dtype if type(gradient) is float and dtype.kind == "f" else None
+    )
     if gradient.shape != out_shape:
         gradient = np.broadcast_to(gradient, out_shape)
         if shape == out_shape:

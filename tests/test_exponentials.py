@@ -283,31 +283,6 @@ def test_on_arrays_the_sigmoids_of_plus_and_minus_z_alone_keep_their_helper():
     assert shared.before == ((), ())
 
 
-def test_the_softpluses_of_a_number_share_nothing_and_keep_float32(tmp_path):
-    """softplus(0.5) twice is a number twice: no shared name, which numpy's ufuncs
-    would turn into a float64 scalar, and float32 inputs give float32 results in
-    forward and value_and_grad alike (a random program found value_and_grad's
-    value float64 where forward's was float32)."""
-    source = compile_latex(
-        "$$\\ell = (e^{\\theta} - \\operatorname{softplus}(0.5))"
-        " \\cdot \\sigma(\\operatorname{softplus}(0.5) - x)$$\n"
-    )
-    body = source[source.index("def value_and_grad") :]
-    assert "log1p_e" not in body and "# log(1 + e^-|" not in body
-    module = import_module_text(source, tmp_path)
-    theta = np.linspace(-1, 1, 7, dtype=np.float32)
-    x = np.float32(0.25)
-    value, gradients = module.value_and_grad(theta=theta, x=x)
-    forward = module.forward(theta=theta, x=x)
-    assert value.dtype == forward.dtype == np.float32
-    assert [np.result_type(g) for g in gradients] == [np.float32, np.float32]
-    np.testing.assert_array_equal(value, forward)
-    want = (np.exp(theta.astype(float)) - np.logaddexp(0, 0.5)) / (
-        1 + np.exp(-(np.logaddexp(0, 0.5) - 0.25))
-    )
-    np.testing.assert_allclose(value, want, rtol=1e-6)
-
-
 def _exact_sigmoid(z: float) -> float:
     mpmath = pytest.importorskip("mpmath")
     with mpmath.workdps(60):

@@ -3,6 +3,8 @@ memory.unnest: one operation per statement."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from conftest import compile_latex, import_module_text
@@ -554,3 +556,33 @@ def test_the_usual_check_of_many_numbers_is_one_call(tmp_path):
     for name in module.Gradients._fields:
         np.testing.assert_array_equal(getattr(helped, name), getattr(floated, name))
     assert np.shape(usual.v_0) == (25,) and np.ndim(usual.a_1) == 0
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        # softplus(0.5) twice: share_exponentials names log(1 + e^-|0.5|)
+        "$$\\ell = (e^{\\theta} - \\operatorname{softplus}(0.5))"
+        " \\cdot \\sigma(\\operatorname{softplus}(0.5) - x)$$\n",
+        "$$a = \\log(3)$$\n\n$$b = a \\cdot a + a$$\n\n"
+        "$$L = \\theta \\cdot (b + 1) + \\theta^{2} b - x b$$\n",
+    ],
+    ids=["shared constant", "constants named"],
+)
+def test_names_of_numbers_stay_python_floats_and_float32_stays(doc, tmp_path):
+    """A name bound to a number computed from constants is a Python float: an
+    operation on such names is no ufunc (`np.add(b, a)` of two floats is a float64
+    numpy scalar, which made float32 results float64; a random program found it)."""
+    source = compile_latex(doc)
+    bodies = source[source.index("def forward") :]
+    assert not re.search(r"np\.\w+\((a|b|log1p_e)\b, (a|b|log1p_e)\b", bodies)
+    module = import_module_text(source, tmp_path)
+    theta = np.linspace(-1, 1, 7, dtype=np.float32)
+    x = theta[::-1].copy()
+    value, gradients = module.value_and_grad(theta=theta, x=x)
+    forward = module.forward(theta=theta, x=x)
+    assert value.dtype == forward.dtype == np.float32
+    assert [g.dtype for g in gradients] == [np.float32, np.float32]
+    np.testing.assert_array_equal(value, forward)
+    wide = module.forward(theta=theta.astype(float), x=x.astype(float))
+    np.testing.assert_allclose(value, wide, rtol=1e-6)
